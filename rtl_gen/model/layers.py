@@ -93,7 +93,7 @@ def conv2d(x, w, stride=1, pad=0, groups=1, name="conv"):
     cols = cols.reshape(ho * wo, k, k, groups, cg).transpose(3, 0, 1, 2, 4)
     cols = cols.reshape(groups, ho * wo, k * k * cg)
     wg = w.reshape(groups, og, k * k * cg).transpose(0, 2, 1)  # (g, KKCg, og)
-    out = _matmul_exact(cols, wg, name)                          # (g, Ho*Wo, og)
+    out = _matmul_exact(cols, wg, name)                     # (g, Ho*Wo, og)
     return out.transpose(1, 0, 2).reshape(ho, wo, c_out)
 
 
