@@ -1,30 +1,41 @@
 """The catalog: every block configuration that the tests exercise and ``make lint`` checks.
 
-Tests parametrize over ``configs(kind)``, so a configuration added here is both
-simulated (on both simulators) and linted.
+Each block module in ``rtl_gen`` that defines ``catalog_configs()`` (a list of block
+instances with unique names) contributes its configurations; tests parametrize over
+``configs(kind)``, so a configuration added there is simulated on both simulators and
+linted. Nothing here needs editing when a block module is added.
 """
 
-from rtl_gen.fifo import Fifo
+import importlib
+import pkgutil
+
+import rtl_gen
 
 
-def fifo_configs():
-    return [
-        Fifo("fifo_w8_d2", width=8, depth=2),
-        Fifo("fifo_w13_d5", width=13, depth=5),
-        Fifo("fifo_w72_d16", width=72, depth=16),
-        Fifo("fifo_w32_d1024", width=32, depth=1024),
-    ]
-
-
-_KINDS = {
-    "fifo": fifo_configs,
-}
-
-
-def configs(kind):
-    return _KINDS[kind]()
+def _modules():
+    for info in sorted(pkgutil.iter_modules(rtl_gen.__path__), key=lambda m: m.name):
+        if info.ispkg or info.name in ("catalog", "cli"):
+            continue
+        mod = importlib.import_module(f"rtl_gen.{info.name}")
+        if hasattr(mod, "catalog_configs"):
+            yield mod
 
 
 def catalog():
-    for make in _KINDS.values():
-        yield from make()
+    """Every catalog block instance, in a stable order."""
+    seen = {}
+    for mod in _modules():
+        for blk in mod.catalog_configs():
+            if blk.name in seen:
+                raise ValueError(f"catalog: block name {blk.name!r} used twice "
+                                 f"({seen[blk.name]} and {mod.__name__})")
+            seen[blk.name] = mod.__name__
+            yield blk
+
+
+def configs(kind):
+    """The catalog configurations of one block kind (``Block.kind``)."""
+    found = [b for b in catalog() if b.kind == kind]
+    if not found:
+        raise KeyError(f"no catalog configurations of kind {kind!r}")
+    return found

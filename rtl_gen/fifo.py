@@ -119,3 +119,13 @@ def axis_fifo(clk, rst, s_axis, m_axis, depth):
             in_ready.next = count < depth
 
     return handshake, drive, ram_write, ram_read, control
+
+
+def catalog_configs():
+    """FIFO configurations tested on both simulators and linted."""
+    return [
+        Fifo("fifo_w8_d2", width=8, depth=2),
+        Fifo("fifo_w13_d5", width=13, depth=5),
+        Fifo("fifo_w72_d16", width=72, depth=16),
+        Fifo("fifo_w32_d1024", width=32, depth=1024),
+    ]
