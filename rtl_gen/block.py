@@ -121,6 +121,16 @@ class Block:
         """Random input frames {port: [frames]} for a demonstration run."""
         raise NotImplementedError
 
+    def cycles_per_frame(self):
+        """Cycle model: cycles between frame ends when no side stalls."""
+        raise NotImplementedError
+
+    def model_frame_cycles(self, inputs):
+        """Cycle model for each frame of ``inputs`` after the first (blocks whose frame
+        length depends on the data, like the FIFO, override this)."""
+        frames = len(next(iter(inputs.values())))
+        return [self.cycles_per_frame()] * (frames - 1)
+
     def write_data_files(self, folder):
         """Write ``.mem`` files this module reads with ``$readmemh``; return their paths."""
         return ()

@@ -47,6 +47,9 @@ class Fifo(Block):
         """Cycle model: a frame of ``beats`` beats passes in ``beats`` cycles."""
         return beats
 
+    def model_frame_cycles(self, inputs):
+        return [self.cycles_per_frame(len(f)) for f in inputs["s_axis"][1:]]
+
     def reference(self, inputs):
         return {"m_axis": [list(f) for f in inputs["s_axis"]]}
 
@@ -129,3 +132,8 @@ def catalog_configs():
         Fifo("fifo_w72_d16", width=72, depth=16),
         Fifo("fifo_w32_d1024", width=32, depth=1024),
     ]
+
+
+def bench_configs():
+    """The deep FIFO: shows block RAM inference."""
+    return [f for f in catalog_configs() if f.depth >= 1024]
