@@ -1,0 +1,1 @@
+"""The network compiler: spec -> folding -> cycle model -> pipeline of blocks -> RTL."""

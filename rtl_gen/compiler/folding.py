@@ -1,0 +1,201 @@
+"""Folding: how many lanes each layer processes per clock, and the cycle model it implies.
+
+A convolution or dense layer runs on a matrix-vector unit with ``simd`` input lanes and
+``pe`` output channels per clock (FINN's SIMD and PE). Its cycles per frame are
+
+    conv:  max(H·W·C_in/simd,  Ho·Wo·K·K·C_in/simd · C_out/pe)   (sliding window, MVU)
+    dense: N/simd · C_out/pe                                       (N = H·W·C of its input)
+
+Every other layer works on the lanes of the stream it receives (``lanes``) and takes
+
+    threshold, add, fork: H·W·C/lanes      max pool: max(H·W·C, Ho·Wo·K·K·C)/lanes
+    global average pool: H·W·C/lanes      arg-max: N/lanes
+
+cycles per frame. Where neighbouring layers use different lanes, a width converter
+(max(in beats, out beats) per frame) joins them. The frame interval of the pipeline is
+the slowest layer's. ``auto_fold`` picks, per layer, the least parallelism (smallest
+simd·pe) that meets a target interval, so that no layer is needlessly faster than the
+slowest; a layer that cannot meet it even fully unfolded is reported as the limit.
+"""
+
+from dataclasses import asdict, dataclass
+
+from rtl_gen.errors import QNNError, require
+from rtl_gen.model.infer import infer
+from rtl_gen.model.netgraph import INPUT, Add, ArgMax, Conv, Dense, Fork, GlobalAvgPool, \
+    MaxPool, Threshold
+
+
+def divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class LayerFold:
+    """Lanes of one layer: ``simd`` in, ``pe`` out (equal for layers without an MVU)."""
+
+    name: str
+    kind: str
+    simd: int
+    pe: int
+    cycles: int
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def _kind(lay):
+    return {Conv: "conv", Dense: "dense", Threshold: "threshold", MaxPool: "maxpool",
+            GlobalAvgPool: "gap", Fork: "fork", Add: "add", ArgMax: "argmax"}[type(lay)]
+
+
+def mvu_cycles(lay, tin, tout, simd, pe):
+    """Cycles per frame of a conv/dense layer at (simd, pe)."""
+    if isinstance(lay, Conv):
+        h, w, cin = tin.shape
+        ho, wo, cout = tout.shape
+        k = lay.kernel
+        swu = max(h * w * cin // simd, ho * wo * k * k * cin // simd)
+        return max(swu, ho * wo * (k * k * cin // simd) * (cout // pe))
+    n = tin.shape[0] * tin.shape[1] * tin.shape[2]
+    return (n // simd) * (tout.shape[2] // pe)
+
+
+def stream_cycles(lay, tin, lanes):
+    """Cycles per frame of a layer without an MVU working on ``lanes`` lanes."""
+    h, w, c = tin.shape
+    beats = h * w * c // lanes
+    if isinstance(lay, MaxPool):
+        from rtl_gen.model.layers import out_size
+        ho = out_size(h, lay.kernel, lay.stride, lay.pad)
+        wo = out_size(w, lay.kernel, lay.stride, lay.pad)
+        return max(beats, ho * wo * lay.kernel * lay.kernel * c // lanes)
+    return beats
+
+
+def mvu_choices(lay, tin, tout):
+    """Valid (simd, pe) pairs: simd divides C_in (conv, the window's channel groups) or N
+    (dense); pe divides C_out."""
+    if isinstance(lay, Conv):
+        simds = divisors(tin.shape[2])
+    else:
+        simds = divisors(tin.shape[0] * tin.shape[1] * tin.shape[2])
+    return simds, divisors(tout.shape[2])
+
+
+def _check_user(lay, tin, tout, simd, pe):
+    simds, pes = mvu_choices(lay, tin, tout)
+    what = "C_in" if isinstance(lay, Conv) else "the input length N"
+    require(simd in simds, lay.name, f"SIMD={simd!r} does not divide {what}="
+            f"{tin.shape[2] if isinstance(lay, Conv) else max(simds)}",
+            "one of " + ", ".join(map(str, simds)))
+    require(pe in pes, lay.name, f"PE={pe!r} does not divide C_out={tout.shape[2]}",
+            "one of " + ", ".join(map(str, pes)))
+
+
+def _best_mvu(lay, tin, tout, target):
+    simds, pes = mvu_choices(lay, tin, tout)
+    options = [(s * p, -s, s, p) for s in simds for p in pes
+               if mvu_cycles(lay, tin, tout, s, p) <= target]
+    if not options:
+        return simds[-1], pes[-1]
+    _, _, s, p = min(options)
+    return s, p
+
+
+def _stream_lanes(lay, tin, inherited, target):
+    """Inherited lanes, or the fewest lanes dividing C that meet the target."""
+    c = tin.shape[2]
+    if inherited and c % inherited == 0 and (
+            target is None or stream_cycles(lay, tin, inherited) <= target):
+        return inherited
+    cands = [d for d in divisors(c) if target is None or stream_cycles(lay, tin, d) <= target]
+    if not cands:
+        return c
+    above = [d for d in cands if d >= (inherited or 1)]
+    return min(above) if above else max(cands)
+
+
+def fold_network(net, user=None, target_cycles=None):
+    """Folding of every layer: {name: LayerFold}.
+
+    ``user`` maps layer names to {"simd": s, "pe": p} (MVU layers) or {"lanes": l};
+    what it does not fix is chosen for ``target_cycles`` (cycles per frame), or fully
+    folded (simd = pe = 1) when no target is given.
+    """
+    user = dict(user or {})
+    types = infer(net)
+    names = {lay.name for lay in net.layers}
+    for name in user:
+        if name not in names:
+            raise QNNError(name, "folding given for a layer that is not in the network",
+                           ", ".join(sorted(names)))
+    folds = {}
+    out_lanes = {INPUT: None}
+    for lay in net.layers:
+        srcs = net.sources(lay)
+        tin, tout = types[srcs[0]], types[lay.name]
+        given = user.get(lay.name, {})
+        if isinstance(lay, (Conv, Dense)):
+            if "simd" in given or "pe" in given:
+                require(set(given) <= {"simd", "pe"}, lay.name,
+                        f"unknown folding keys {sorted(set(given) - {'simd', 'pe'})}",
+                        "simd, pe")
+                s0, p0 = _best_mvu(lay, tin, tout, target_cycles) if target_cycles else (1, 1)
+                simd, pe = given.get("simd", s0), given.get("pe", p0)
+                _check_user(lay, tin, tout, simd, pe)
+            elif target_cycles:
+                simd, pe = _best_mvu(lay, tin, tout, target_cycles)
+            else:
+                simd, pe = 1, 1
+            cyc = mvu_cycles(lay, tin, tout, simd, pe)
+        else:
+            if isinstance(lay, Add):
+                inherited = out_lanes[srcs[1]]  # the main branch sets the lanes
+            else:
+                inherited = out_lanes[srcs[0]]
+            if "lanes" in given:
+                lanes = given["lanes"]
+                valid = divisors(tin.shape[2])
+                require(lanes in valid, lay.name, f"lanes={lanes!r} does not divide "
+                        f"C={tin.shape[2]}", "one of " + ", ".join(map(str, valid)))
+            elif isinstance(lay, ArgMax):
+                lanes = inherited or 1
+            else:
+                lanes = _stream_lanes(lay, tin, inherited, target_cycles)
+            simd = pe = lanes
+            cyc = stream_cycles(lay, tin, lanes)
+        folds[lay.name] = LayerFold(lay.name, _kind(lay), simd, pe, cyc)
+        out_lanes[lay.name] = pe
+    return folds
+
+
+def frame_interval(folds):
+    """Cycles per frame of the whole pipeline: the slowest layer's."""
+    return max(f.cycles for f in folds.values())
+
+
+def bottleneck(folds):
+    return max(folds.values(), key=lambda f: f.cycles)
+
+
+def auto_fold(net, target_cycles, user=None):
+    """Folding for ``target_cycles`` per frame; returns (folds, achieved interval)."""
+    require(isinstance(target_cycles, int) and target_cycles >= 1, net.name,
+            f"target of {target_cycles!r} cycles per frame", "a positive integer")
+    folds = fold_network(net, user, target_cycles)
+    return folds, frame_interval(folds)
+
+
+def report(folds, target=None):
+    """A text table of the folding choice."""
+    lines = [f"{'layer':24s} {'kind':10s} {'SIMD':>5s} {'PE':>5s} {'cycles/frame':>13s}"]
+    worst = frame_interval(folds)
+    for f in folds.values():
+        mark = "  <- slowest" if f.cycles == worst else ""
+        lines.append(f"{f.name:24s} {f.kind:10s} {f.simd:5d} {f.pe:5d} {f.cycles:13,d}{mark}")
+    tail = f"frame interval {worst:,} cycles"
+    if target:
+        tail += f" (target {target:,}: {'met' if worst <= target else 'not reachable'})"
+    lines.append(tail)
+    return "\n".join(lines)
