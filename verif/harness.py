@@ -124,13 +124,17 @@ class SimResult:
 
 
 def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limit=None,
-             waves=False, rtl=None, label="run"):
+             waves=False, rtl=None, label="run", probes=()):
     """Run ``block`` on ``sim`` with frames ``inputs`` and check against ``outputs``.
 
     ``inputs``/``outputs`` map port names to lists of frames (lists of int beats).
     ``gap`` is the probability that a source idles on a cycle, ``stall`` that a sink
     is not ready (either may be a dict per port). ``stall_limit`` is the watchdog: the
-    test fails if no output beat moves for that many cycles.
+    test fails if no output beat moves for that many cycles. ``probes`` (internal streams
+    of a pipeline top, in pipeline order) are dicts with ``prefix`` (wire name without
+    ``_tdata``), ``label``, ``lanes``, ``bits``, ``signed``, ``shape``, ``axes`` and
+    ``frames`` (golden beats): the first difference on any of them is reported with its
+    coordinates.
     """
     from cocotb_tools.runner import get_runner
 
@@ -155,6 +159,7 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
                            gap=per_port(gap, n)) for n, frames in inputs.items()},
         "outputs": {n: dict(block.port(n).as_dict(), frames=[[int(b) for b in fr] for fr in frames],
                             stall=per_port(stall, n)) for n, frames in outputs.items()},
+        "probes": [dict(p, frames=[[int(b) for b in fr] for fr in p["frames"]]) for p in probes],
     }
     cfg_path = run_dir / "tb_config.json"
     cfg_path.write_text(json.dumps(cfg))

@@ -88,6 +88,64 @@ class Monitor:
                 for n, p in self.ports.items()}
 
 
+class Probe:
+    """Watches one internal stream (a layer boundary) and compares it with its golden
+    beats; remembers the first difference, described by coordinates in the tensor."""
+
+    def __init__(self, dut, spec):
+        self.spec = spec
+        self.valid = _handle(dut, spec["prefix"] + "_tvalid")
+        self.ready = _handle(dut, spec["prefix"] + "_tready")
+        self.data = _handle(dut, spec["prefix"] + "_tdata")
+        self.expected = [b for fr in spec["frames"] for b in fr]
+        self.frame_len = len(spec["frames"][0]) if spec["frames"] else 0
+        self.count = 0
+        self.first_error = None
+
+    def sample(self):
+        if self.count >= len(self.expected) or self.first_error is not None:
+            return
+        if _is_high(self.valid) and _is_high(self.ready):
+            try:
+                got = int(self.data.value)
+            except ValueError:
+                got = -1
+            exp = self.expected[self.count]
+            if got != exp:
+                self.first_error = self.describe(self.count, exp, got)
+            self.count += 1
+
+    def describe(self, index, exp, got):
+        spec = self.spec
+        frame, beat = divmod(index, self.frame_len)
+        lanes, bits = spec["lanes"], spec["bits"]
+        mask = (1 << bits) - 1
+        parts = []
+        for lane in range(lanes):
+            e, g = (exp >> (lane * bits)) & mask, (got >> (lane * bits)) & mask if got >= 0 else -1
+            if e != g:
+                if spec.get("signed") and g >= 0:
+                    e = e - (1 << bits) if e >> (bits - 1) else e
+                    g = g - (1 << bits) if g >> (bits - 1) else g
+                elem = beat * lanes + lane
+                coords, rem = [], elem
+                for size in reversed(spec["shape"]):
+                    coords.append(rem % size)
+                    rem //= size
+                where = ", ".join(f"{a}={c}" for a, c in zip(spec["axes"], reversed(coords)))
+                parts.append(f"{where}: expected {e}, got {g}")
+                break
+        return (f"first difference at layer boundary '{spec['label']}' (stream {spec['prefix']}), "
+                f"frame {frame}, beat {beat}: " + ("; ".join(parts) or f"0x{exp:x} vs 0x{got:x}"))
+
+
+def _handle(dut, name):
+    try:
+        return getattr(dut, name)
+    except AttributeError:
+        return dut._id(name, extended=False)
+
+
 async def _check_output(sink, name, port, frames, block, progress):
     for f, expected in enumerate(frames):
         frame = await sink.recv()
@@ -135,10 +193,26 @@ async def stream_test(dut):
         sinks[name] = sink
         progress[name] = 0
 
+    probes = [Probe(dut, p) for p in cfg.get("probes", [])]
+
+    async def watch_probes():
+        while True:
+            await RisingEdge(dut.clk)
+            for p in probes:
+                p.sample()
+
+    def first_probe_error():
+        for p in probes:  # listed in pipeline order: the earliest boundary first
+            if p.first_error:
+                return p.first_error
+        return None
+
     await ClockCycles(dut.clk, 4)
     dut.rst.value = 0
     await ClockCycles(dut.clk, 2)
     cocotb.start_soon(monitor.run(dut.clk))
+    if probes:
+        cocotb.start_soon(watch_probes())
     for name, src in sources.items():
         for frame in cfg["inputs"][name]["frames"]:
             src.send_nowait(AxiStreamFrame(frame))
@@ -175,9 +249,13 @@ async def stream_test(dut):
             want = sum(len(f) for f in cfg["inputs"][name]["frames"])
             took = monitor.ports[name]["beats"]
             assert took == want, f"block '{block}': {name} accepted {took} of {want} input beats"
+        probe_error = first_probe_error()
+        assert probe_error is None, f"block '{block}': {probe_error}"
         report["ok"] = True
     except AssertionError as exc:
-        report["message"] = str(exc)
+        probe_error = first_probe_error()
+        report["message"] = str(exc) if not probe_error or probe_error in str(exc) else \
+            f"block '{block}': {probe_error}\n(then: {exc})"
         raise
     finally:
         report["ports"] = monitor.summary()
