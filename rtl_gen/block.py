@@ -6,6 +6,8 @@ their stream ports, and build their MyHDL logic in ``hdl()``. ``generate()`` con
 to ``<name>.v`` (plus any ``.mem`` files), one module per instance.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -194,6 +196,36 @@ def _stabilise_header(path, blk):
     head = (f"// {blk.name}: StreamQNN {blk.kind} block, generated with MyHDL; do not edit.\n"
             f"// Configuration: {json.dumps(blk.params(), sort_keys=True, default=str)[:400]}\n\n")
     path.write_text(head + "".join(body))
+
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Exclusive lock on ``path`` (parallel test workers share generated files)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def generate_cached(block, cache_root, check=None):
+    """``block.generate`` once per configuration under ``cache_root/<name>-<fingerprint>``;
+    ``check(rtl)`` (e.g. lint) runs once, after a fresh generation."""
+    folder = Path(cache_root) / f"{block.name}-{block.fingerprint()}"
+    stamp = folder / ".done"
+    with file_lock(folder.with_suffix(".lock")):
+        if stamp.exists():
+            files = [Path(f) for f in json.loads(stamp.read_text())]
+            if all(f.exists() for f in files):
+                return GeneratedRTL(block.name, files[0], tuple(files[1:]))
+        rtl = block.generate(folder)
+        if check is not None:
+            check(rtl)
+        stamp.write_text(json.dumps([str(f) for f in rtl.files]))
+        return rtl
 
 
 def copy_rtl(rtl, folder):

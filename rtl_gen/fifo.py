@@ -15,6 +15,7 @@ deep ones.
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
 from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.errors import require
 
 MAX_DEPTH = 1 << 20
 MAX_WIDTH = 4096
@@ -26,19 +27,26 @@ class Fifo(Block):
     kind = "fifo"
     latency = 2
 
-    def __init__(self, name, width, depth):
+    def __init__(self, name, width, depth, lanes=1, signed=False):
         super().__init__(name)
         self.width = check_int(width, name, "FIFO width (bits)", 1, MAX_WIDTH)
         self.depth = check_int(depth, name, "FIFO depth (RAM words; 2 or more for one beat "
                                "per clock)", 2, MAX_DEPTH)
+        # lanes/signed only describe the elements (for checking and messages)
+        self.lanes = check_int(lanes, name, "lanes", 1, self.width)
+        require(self.width % self.lanes == 0, name,
+                f"{self.lanes} lanes do not divide the {self.width}-bit width",
+                "lanes dividing the width")
+        self.signed = bool(signed)
 
     @property
     def capacity(self):
         return self.depth + 1
 
     def ports(self):
-        return [StreamPort("s_axis", "in", 1, self.width),
-                StreamPort("m_axis", "out", 1, self.width)]
+        bits = self.width // self.lanes
+        return [StreamPort("s_axis", "in", self.lanes, bits, self.signed),
+                StreamPort("m_axis", "out", self.lanes, bits, self.signed)]
 
     def params(self):
         return {"width": self.width, "depth": self.depth}

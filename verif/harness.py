@@ -8,8 +8,6 @@ with the measured cycles. A mismatch, a stall or a simulator failure raises
 :class:`SimulationFailed` with the testbench's own message.
 """
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -17,6 +15,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtl_gen.block import file_lock
 from verif import simulators
 from verif.lint import lint
 
@@ -29,32 +28,12 @@ class SimulationFailed(AssertionError):
     """The block under test produced wrong data, stalled, or the simulator failed."""
 
 
-@contextlib.contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def generate(block, check_lint=True):
     """Generate (once per configuration) and lint ``block``; return its GeneratedRTL."""
-    from rtl_gen.block import GeneratedRTL
+    from rtl_gen.block import generate_cached
 
-    folder = BUILD / "rtl" / f"{block.name}-{block.fingerprint()}"
-    stamp = folder / ".done"
-    with _locked(folder.with_suffix(".lock")):
-        if stamp.exists():
-            files = json.loads(stamp.read_text())
-            return GeneratedRTL(block.name, Path(files[0]), tuple(Path(f) for f in files[1:]))
-        rtl = block.generate(folder)
-        if check_lint:
-            lint(rtl.files, rtl.top)
-        stamp.write_text(json.dumps([str(f) for f in rtl.files]))
-        return rtl
+    check = (lambda rtl: lint(rtl.files, rtl.top)) if check_lint else None
+    return generate_cached(block, BUILD / "rtl", check)
 
 
 def _hash_files(files, extra):
@@ -75,7 +54,7 @@ def build(sim, files, top, waves=False):
     key = _hash_files(files, options)
     build_dir = BUILD / "sim" / sim / f"{top}-{key}"
     stamp = build_dir / ".built"
-    with _locked(build_dir.with_suffix(".lock")):
+    with file_lock(build_dir.with_suffix(".lock")):
         if not stamp.exists():
             # .mem files are read relative to the simulator's working folder: keep copies
             # beside the model (the test folder gets its own copies too).

@@ -61,7 +61,27 @@ def verilator_env(base=None):
     env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
     # Faster C++ builds of the small cocotb models: most of the time is compile time.
     env.setdefault("OPT_FAST", "-O1")
+    if _pch_flag_missing(root):
+        # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model large
+        # enough for precompiled headers fails to compile ("Vtop__pch.h.fast: linker
+        # input file not found"). A variable given in MAKEFLAGS counts as given on make's
+        # command line, which overrides the makefile's empty value.
+        flags = env.get("MAKEFLAGS", "")
+        if "CFG_CXXFLAGS_PCH_I" not in flags:
+            env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
     return env
+
+
+@functools.lru_cache(maxsize=None)
+def _pch_flag_missing(root):
+    mk = Path(root) / "include" / "verilated.mk"
+    try:
+        for line in mk.read_text().splitlines():
+            if line.replace(" ", "").startswith("CFG_CXXFLAGS_PCH_I="):
+                return line.split("=", 1)[1].strip() == ""
+    except OSError:
+        pass
+    return False
 
 
 def verilator_binary():

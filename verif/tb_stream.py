@@ -122,7 +122,8 @@ class Probe:
         mask = (1 << bits) - 1
         parts = []
         for lane in range(lanes):
-            e, g = (exp >> (lane * bits)) & mask, (got >> (lane * bits)) & mask if got >= 0 else -1
+            e = (exp >> (lane * bits)) & mask
+            g = ((got >> (lane * bits)) & mask) if got >= 0 else -1
             if e != g:
                 if spec.get("signed") and g >= 0:
                     e = e - (1 << bits) if e >> (bits - 1) else e
