@@ -1,10 +1,14 @@
-"""Command line: ``streamqnn generate|sim|lint|list``.
+"""Command line: ``streamqnn list|generate|sim|estimate``.
 
-``streamqnn sim TOP`` generates the named design, simulates it against the reference
-model (with random input gaps and backpressure unless ``--no-pauses``) and prints a
-summary: frames passed, measured cycles per frame against the cycle model, latency
-and simulator speed. Named designs are the block catalog's configurations for now;
-networks (``resnet_block`` …) arrive with the network compiler.
+A design (TOP) is a named network (``resnet_block``, ``resnet_block_down``,
+``tiny_resnet``, ``resnet18``, ``alexnet``), a network spec file (.yaml/.yml/.json), or a
+block configuration of the catalog (``streamqnn list`` shows them all).
+
+``generate TOP``  write the RTL (one module per block, the top, .mem files, manifest)
+``sim TOP``       generate, then simulate against the reference model and print frames
+                  passed, cycles per frame measured against the cycle model, latency and
+                  simulator speed; a mismatch names the first differing layer boundary
+``estimate TOP``  the folding and cycle model per layer (no RTL written)
 """
 
 import argparse
@@ -16,92 +20,211 @@ import numpy as np
 
 from rtl_gen.errors import QNNError
 
+BUILD = Path("build")
 
-def designs():
-    """Name -> block instance for every design ``sim`` and ``generate`` accept."""
+
+def _say(msg):
+    print(msg, flush=True)
+
+
+def blocks():
     from rtl_gen.catalog import catalog
 
     return {b.name: b for b in catalog()}
 
 
-def find_design(name):
-    known = designs()
-    if name not in known:
-        raise QNNError(None, f"unknown design '{name}'",
-                       "one of " + ", ".join(sorted(known)) +
-                       " (networks such as resnet_block come with the network compiler)")
-    return known[name]
+def network(top, seed=0):
+    """The network spec for ``top`` (a named design or a spec file), or None."""
+    from rtl_gen.designs import DESIGNS, design
+    from rtl_gen.model.serialize import load
+
+    if top in DESIGNS:
+        return design(top, seed)
+    if top.endswith((".yaml", ".yml", ".json")):
+        if not Path(top).exists():
+            raise QNNError(None, f"spec file '{top}' does not exist", "a readable file")
+        return load(top)
+    return None
+
+
+def unknown(top):
+    from rtl_gen.designs import DESIGNS
+
+    return QNNError(None, f"unknown design '{top}'",
+                    "a network (" + ", ".join(DESIGNS) + "), a spec file (.yaml/.json), or "
+                    "a block configuration (streamqnn list)")
+
+
+def _target(args, net):
+    from rtl_gen.designs import DEFAULT_TARGET
+
+    if args.target:
+        return args.target
+    return DEFAULT_TARGET.get(net.name, None)
+
+
+def _folding(args):
+    """--fold layer=SIMD,PE (or layer=LANES) options as a folding dict."""
+    out = {}
+    for item in args.fold or []:
+        try:
+            layer, val = item.split("=")
+            nums = [int(v) for v in val.split(",")]
+        except ValueError:
+            raise QNNError(None, f"--fold {item!r} is not understood",
+                           "layer=SIMD,PE for a conv/dense layer or layer=LANES") from None
+        out[layer] = {"simd": nums[0], "pe": nums[1]} if len(nums) == 2 else {"lanes": nums[0]}
+    return out
+
+
+def compile_top(top, args):
+    """(CompiledNetwork) with progress; lint included."""
+    from rtl_gen.compiler.compile import compile_network, plan
+    from verif.harness import BUILD as HBUILD
+    from verif.lint import lint
+
+    net = network(top, args.seed)
+    target = _target(args, net)
+    _say(f"planning {net.name}: folding for {target or 'no'} target cycles per frame ...")
+    planned = plan(net, _folding(args), target)
+    out = Path(args.out) if getattr(args, "out", None) else BUILD / "designs" / net.name
+    t0 = time.time()
+    cn = compile_network(net, out, plan_=planned, progress=_say, cache=HBUILD / "rtl",
+                         check=lambda rtl: lint(rtl.files, rtl.top))
+    _say(f"generated {len(cn.files)} files into {out} in {time.time() - t0:.1f} s; linting ...")
+    lint(cn.verilog, cn.name)
+    _say(f"lint clean (verilator --lint-only -Wall -Wno-WIDTHEXPAND): {len(cn.verilog)} modules")
+    return cn
 
 
 def cmd_list(args):
-    for name, blk in sorted(designs().items()):
+    from rtl_gen.designs import DEFAULT_TARGET, DESIGNS
+
+    for name in DESIGNS:
+        print(f"{name:28s} network    default target {DEFAULT_TARGET.get(name, '-')} cycles/frame")
+    for name, blk in sorted(blocks().items()):
         print(f"{name:28s} {blk.kind:10s} {blk.params()}")
     return 0
 
 
 def cmd_generate(args):
-    blk = find_design(args.top)
-    out = Path(args.out or f"build/gen/{args.top}")
-    t0 = time.time()
+    if network(args.top, args.seed) is not None:
+        cn = compile_top(args.top, args)
+        print(f"top module {cn.name}: {cn.folder / (cn.name + '.v')}; frame interval "
+              f"{cn.cycles_per_frame():,} cycles (model)")
+        return 0
+    blk = blocks().get(args.top)
+    if blk is None:
+        raise unknown(args.top)
+    out = Path(args.out or BUILD / "gen" / args.top)
     rtl = blk.generate(out)
-    print(f"generated {rtl.top}: {', '.join(str(f) for f in rtl.files)} "
-          f"({time.time() - t0:.2f} s)")
+    print(f"generated {rtl.top}: {', '.join(str(f) for f in rtl.files)}")
     return 0
+
+
+def cmd_estimate(args):
+    from rtl_gen.compiler.compile import plan
+    from rtl_gen.compiler.folding import report
+
+    net = network(args.top, args.seed)
+    if net is None:
+        raise unknown(args.top)
+    target = _target(args, net)
+    t0 = time.time()
+    _, folds, pipe = plan(net, _folding(args), target)
+    print(report(folds, target))
+    print(f"{len(pipe.blocks)} blocks; planned in {time.time() - t0:.1f} s")
+    for layer, (fifo, analysis) in pipe.skip_fifos.items():
+        print("skip FIFO " + analysis.explain())
+    return 0
+
+
+def _summary(res, model, frames, sim, wall):
+    ends = res.frame_intervals("m_axis") if len(res.frame_ends("m_axis")) >= 2 else []
+    print(f"PASS: {frames} of {frames} frames bit-exact on {sim}")
+    if ends:
+        worst = max(abs(e - model) for e in ends) / model * 100
+        print(f"  cycles per frame: {ends} measured, {model} model "
+              f"({worst:.2f} % off)")
+    print(f"  first-frame latency: {res.latency()} cycles")
+    speed = res.cycles_per_second
+    print(f"  simulator speed: {speed:,.0f} cycles/s ({res.cycles} cycles in "
+          f"{res.sim_seconds:.1f} s of simulation; {res.build_seconds:.1f} s building the "
+          f"model, {wall:.1f} s in all)" if speed else f"  {res.cycles} cycles in {wall:.1f} s")
+    if res.waves:
+        print(f"  waveform: {res.waves}")
 
 
 def cmd_sim(args):
     from verif.harness import SimulationFailed, simulate
+    from verif.network_sim import run_network
 
-    blk = find_design(args.top)
-    rng = np.random.default_rng(args.seed)
-    print(f"[1/3] generating {blk.name} ({blk.kind}) ...", flush=True)
-    inputs = blk.random_inputs(rng, args.frames)
-    expected = blk.reference(inputs)
-    print(f"[2/3] building and simulating on {args.sim}, {args.frames} frames "
-          f"({'no pauses' if args.no_pauses else 'random gaps and backpressure'}) ...",
-          flush=True)
-    t0 = time.time()
-    pause = 0.0 if args.no_pauses else 0.2
+    net = network(args.top, args.seed)
+    frames = max(1, args.frames)
     try:
-        res = simulate(blk, args.sim, inputs, expected, gap=pause, stall=pause, seed=args.seed,
-                       waves=args.waves, label="cli")
-        # A second, pause-free run measures throughput against the cycle model.
-        timing = res if args.no_pauses else simulate(blk, args.sim, inputs, expected,
-                                                     seed=args.seed, label="cli-timing")
+        if net is not None:
+            cn = compile_top(args.top, args)
+            _say(f"simulating {cn.name} on {args.sim}: {frames} frames"
+                 f"{', random gaps and backpressure' if args.pauses else ''} "
+                 "(the first run of a configuration compiles the simulator model) ...")
+            t0 = time.time()
+            res = run_network(cn, args.sim, frames=frames, seed=args.seed, gap=args.pauses,
+                              stall=args.pauses, waves=args.waves, label="cli", progress=_say)
+            _summary(res, cn.cycles_per_frame(), frames, args.sim, time.time() - t0)
+            return 0
+        blk = blocks().get(args.top)
+        if blk is None:
+            raise unknown(args.top)
+        rng = np.random.default_rng(args.seed)
+        inputs = blk.random_inputs(rng, max(frames, 2))
+        expected = blk.reference(inputs)
+        _say(f"simulating block {blk.name} on {args.sim} ...")
+        t0 = time.time()
+        res = simulate(blk, args.sim, inputs, expected, gap=args.pauses, stall=args.pauses,
+                       seed=args.seed, waves=args.waves, label="cli", progress=_say)
+        model = blk.model_frame_cycles(inputs)
+        out_port = next(p.name for p in blk.ports() if p.direction == "out")
+        print(f"PASS: {len(inputs['s_axis'] if 's_axis' in inputs else [])} frames bit-exact "
+              f"on {args.sim}; frame intervals {res.frame_intervals(out_port)} measured, "
+              f"{model} model; {res.cycles} cycles in {time.time() - t0:.1f} s")
+        return 0
     except SimulationFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
-    wall = time.time() - t0
-    out_port = next(p.name for p in blk.ports() if p.direction == "out")
-    frames = len(next(iter(expected.values())))
-    print(f"[3/3] {frames} of {frames} frames passed (bit-exact on {args.sim})")
-    ends = timing.frame_ends(out_port)
-    if len(ends) >= 2:
-        print(f"      frame interval: {timing.frame_intervals(out_port)} cycles measured")
-    print(f"      latency: {timing.latency()} cycles; {timing.cycles} cycles in "
-          f"{wall:.1f} s ({(res.cycles + timing.cycles) / wall:.0f} cycles/s incl. build)")
-    if res.waves:
-        print(f"      waveform: {res.waves}")
-    return 0
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="streamqnn", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="streamqnn", description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n", 2)[2])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="list the named designs")
-    g = sub.add_parser("generate", help="write a design's Verilog")
-    g.add_argument("top")
-    g.add_argument("--out")
-    s = sub.add_parser("sim", help="simulate a design against the reference model")
-    s.add_argument("top")
+    sub.add_parser("list", help="list the named designs and block configurations")
+
+    def common(p):
+        p.add_argument("top", help="design name, spec file or block configuration")
+        p.add_argument("--target", type=int, help="frame-interval target (cycles) for the "
+                       "automatic folding")
+        p.add_argument("--fold", action="append", metavar="LAYER=SIMD,PE",
+                       help="fix a layer's folding (repeatable)")
+        p.add_argument("--seed", type=int, default=1, help="weights/inputs seed")
+
+    g = sub.add_parser("generate", help="write a design's RTL")
+    common(g)
+    g.add_argument("--out", help="output folder (default build/designs/<name>)")
+    e = sub.add_parser("estimate", help="folding and cycle model, no RTL")
+    common(e)
+    s = sub.add_parser("sim", help="generate and simulate against the reference model")
+    common(s)
+    s.add_argument("--out", help="output folder (default build/designs/<name>)")
     s.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
     s.add_argument("--frames", type=int, default=2)
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--waves", action="store_true")
-    s.add_argument("--no-pauses", action="store_true")
+    s.add_argument("--waves", action="store_true", help="keep a waveform file")
+    s.add_argument("--pauses", type=float, default=0.0,
+                   help="probability of an input gap / output stall per cycle (default 0)")
     args = ap.parse_args(argv)
     try:
-        return {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim}[args.cmd](args)
+        return {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim,
+                "estimate": cmd_estimate}[args.cmd](args)
     except QNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -205,6 +205,17 @@ def alexnet(seed=0, size=227, classes=1000):
     return calibrate(b.net, seed, samples=1)
 
 
+# Default frame-interval targets (cycles per frame) for the automatic folding: small
+# enough that the simulations stay short, large enough that builds stay quick; the
+# ImageNet networks at the paper's ~1.85 M cycles per frame.
+DEFAULT_TARGET = {
+    "resnet_block": 4608,
+    "resnet_block_down": 4608,
+    "tiny_resnet": 36864,
+    "resnet18": 1_850_000,
+    "alexnet": 1_850_000,
+}
+
 DESIGNS = {
     "resnet_block": resnet_block,
     "resnet_block_down": resnet_block_down,

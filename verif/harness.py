@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,23 @@ def build(sim, files, top, waves=False):
     return build_dir
 
 
+def _follow(log, stop, progress):
+    """Hand ``progress`` the testbench's progress lines while the simulator runs."""
+    pos = 0
+    while True:
+        done = stop.wait(0.5)
+        if log.exists():
+            with open(log) as fh:
+                fh.seek(pos)
+                chunk = fh.read()
+                pos = fh.tell()
+            for line in chunk.splitlines():
+                if "progress:" in line:
+                    progress(line.split("progress:", 1)[1].strip())
+        if done:
+            return
+
+
 @dataclass
 class SimResult:
     """What one simulation measured (cycles are clock cycles after reset)."""
@@ -81,7 +100,12 @@ class SimResult:
     ports: dict
     run_dir: Path
     waves: Path = None
-    extra: dict = field(default_factory=dict)
+    sim_seconds: float = None   # wall time of the simulation itself (build excluded)
+    build_seconds: float = 0.0  # 0 when the model came from the cache
+
+    @property
+    def cycles_per_second(self):
+        return self.cycles / self.sim_seconds if self.sim_seconds else None
 
     def frame_ends(self, port="m_axis"):
         return self.ports[port]["lasts"]
@@ -103,7 +127,7 @@ class SimResult:
 
 
 def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limit=None,
-             waves=False, rtl=None, label="run", probes=()):
+             waves=False, rtl=None, label="run", probes=(), progress=None):
     """Run ``block`` on ``sim`` with frames ``inputs`` and check against ``outputs``.
 
     ``inputs``/``outputs`` map port names to lists of frames (lists of int beats).
@@ -113,12 +137,14 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
     of a pipeline top, in pipeline order) are dicts with ``prefix`` (wire name without
     ``_tdata``), ``label``, ``lanes``, ``bits``, ``signed``, ``shape``, ``axes`` and
     ``frames`` (golden beats): the first difference on any of them is reported with its
-    coordinates.
+    coordinates. ``progress`` (a callable) receives a line each time a frame passes.
     """
     from cocotb_tools.runner import get_runner
 
     rtl = rtl or generate(block)
+    t_build = time.time()
     build_dir = build(sim, rtl.files, rtl.top, waves=waves)
+    build_seconds = time.time() - t_build
     runs = BUILD / "runs" / sim / rtl.top
     runs.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix=f"{label}-", dir=runs))
@@ -144,6 +170,12 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
     cfg_path.write_text(json.dumps(cfg))
     runner = get_runner(sim)
     failure = None
+    stop = threading.Event()
+    watcher = None
+    if progress is not None:
+        watcher = threading.Thread(target=_follow, args=(run_dir / "sim.log", stop, progress),
+                                   daemon=True)
+        watcher.start()
     try:
         runner.test(test_module=TB_MODULE, hdl_toplevel=rtl.top, build_dir=build_dir,
                     hdl_toplevel_lang="verilog",
@@ -152,6 +184,10 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
                     log_file=run_dir / "sim.log", seed=seed)
     except (SystemExit, RuntimeError) as exc:
         failure = exc
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
     report_path = run_dir / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
     if report is None or not report.get("ok"):
@@ -166,4 +202,16 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
         cands = sorted(run_dir.glob("*.vcd")) + sorted(run_dir.glob("*.fst")) + \
             sorted(build_dir.glob("*.fst"))
         wave = cands[0] if cands else None
-    return SimResult(block.name, sim, report["cycles"], report["ports"], run_dir, wave)
+    return SimResult(block.name, sim, report["cycles"], report["ports"], run_dir, wave,
+                     _test_seconds(run_dir / "results.xml"), build_seconds)
+
+
+def _test_seconds(results_xml):
+    """The testcase's wall time as cocotb recorded it in results.xml."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        case = ET.parse(results_xml).getroot().find(".//testcase")
+        return float(case.get("time"))
+    except (OSError, ET.ParseError, TypeError, ValueError, AttributeError):
+        return None

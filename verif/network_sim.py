@@ -71,10 +71,11 @@ def lint_network(cn):
 
 
 def run_network(cn, sim, frames=2, seed=1, gap=0.0, stall=0.0, waves=False, watch=True,
-                label="net", stall_limit=None):
+                label="net", stall_limit=None, progress=None):
     inputs, expected, outs = vectors(cn, frames, seed)
     pr = probes(cn, outs) if watch else ()
     limit = stall_limit or 4 * cn.cycles_per_frame() + 20000
     res = simulate(cn, sim, inputs, expected, gap=gap, stall=stall, seed=seed,
-                   stall_limit=limit, waves=waves, rtl=_RTL(cn), label=label, probes=pr)
+                   stall_limit=limit, waves=waves, rtl=_RTL(cn), label=label, probes=pr,
+                   progress=progress)
     return res

@@ -161,6 +161,7 @@ async def _check_output(sink, name, port, frames, block, progress):
                 f"block '{block}': {name} frame {f} has {len(got)} beats, expected "
                 f"{len(expected)} (tlast misplaced)")
         progress[name] = f + 1
+        sink.log.warning("progress: %s frame %d of %d passed", name, f + 1, len(frames))
 
 
 @cocotb.test()

@@ -65,7 +65,7 @@ def plan(net, folding=None, target_cycles=None):
 
 
 def compile_network(net, folder, folding=None, target_cycles=None, progress=None, plan_=None,
-                    cache=None):
+                    cache=None, check=None):
     """Generate the network's RTL into ``folder``; return a :class:`CompiledNetwork`.
     With ``cache`` (a folder), each block's module is generated once per configuration
     there and copied (``check(rtl)``, e.g. lint, runs on fresh ones)."""
@@ -79,7 +79,7 @@ def compile_network(net, folder, folding=None, target_cycles=None, progress=None
         if progress:
             progress(f"[{i}/{n}] generating {blk.name} ({blk.kind})")
         if cache is not None:
-            rtl = copy_rtl(generate_cached(blk, cache), folder)
+            rtl = copy_rtl(generate_cached(blk, cache, check), folder)
         else:
             rtl = blk.generate(folder)
         files += list(rtl.files)

@@ -93,13 +93,15 @@ def _check_user(lay, tin, tout, simd, pe):
             "one of " + ", ".join(map(str, pes)))
 
 
-def _best_mvu(lay, tin, tout, target):
+def _best_mvu(lay, tin, tout, target, inherited=None):
+    """The least parallel (simd, pe) meeting ``target``; among equals, the one whose simd
+    matches the incoming stream's lanes (no width converter), then the larger simd."""
     simds, pes = mvu_choices(lay, tin, tout)
-    options = [(s * p, -s, s, p) for s in simds for p in pes
+    options = [(s * p, s != inherited, -s, s, p) for s in simds for p in pes
                if mvu_cycles(lay, tin, tout, s, p) <= target]
     if not options:
         return simds[-1], pes[-1]
-    _, _, s, p = min(options)
+    *_, s, p = min(options)
     return s, p
 
 
@@ -141,11 +143,12 @@ def fold_network(net, user=None, target_cycles=None):
                 require(set(given) <= {"simd", "pe"}, lay.name,
                         f"unknown folding keys {sorted(set(given) - {'simd', 'pe'})}",
                         "simd, pe")
-                s0, p0 = _best_mvu(lay, tin, tout, target_cycles) if target_cycles else (1, 1)
+                s0, p0 = _best_mvu(lay, tin, tout, target_cycles, out_lanes[srcs[0]]) \
+                    if target_cycles else (1, 1)
                 simd, pe = given.get("simd", s0), given.get("pe", p0)
                 _check_user(lay, tin, tout, simd, pe)
             elif target_cycles:
-                simd, pe = _best_mvu(lay, tin, tout, target_cycles)
+                simd, pe = _best_mvu(lay, tin, tout, target_cycles, out_lanes[srcs[0]])
             else:
                 simd, pe = 1, 1
             cyc = mvu_cycles(lay, tin, tout, simd, pe)
