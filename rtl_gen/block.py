@@ -8,6 +8,7 @@ to ``<name>.v`` (plus any ``.mem`` files), one module per instance.
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -58,6 +59,16 @@ def check_int(value, layer, what, lo, hi=None):
     valid = f"an integer from {lo} to {hi}" if hi is not None else f"an integer >= {lo}"
     require(ok, layer, f"{what} = {value!r} is out of range", valid)
     return value
+
+
+@functools.lru_cache(maxsize=1)
+def _generator_digest():
+    """Digest of every generator module's source (rtl_gen/*.py)."""
+    h = hashlib.sha256()
+    for src in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(src.name.encode())
+        h.update(src.read_bytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,10 @@ class Block:
                 "ports": [p.as_dict() for p in self.ports()]}
 
     def fingerprint(self):
+        """Hash of the configuration and of the generator sources (so that a cached
+        module is never reused after a generator changed)."""
         text = json.dumps(self.describe(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return hashlib.sha256((text + _generator_digest()).encode()).hexdigest()[:16]
 
     def generate(self, folder):
         """Write ``<name>.v`` (and data files) into ``folder``; return :class:`GeneratedRTL`.

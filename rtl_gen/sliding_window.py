@@ -1,0 +1,98 @@
+"""Sliding window unit (SWU): the K x K x C window of every output pixel, padding included.
+
+Computes: for an H x W x C tensor of unsigned ``bits``-bit codes, every output pixel's
+window (row by row, pixel by pixel), each in the order kernel row, kernel column, channel:
+exactly ``rtl_gen.model.layers.im2col(x, K, stride, pad)`` flattened. Zero padding (code 0)
+of ``pad`` on all four sides is inserted by the block. K 1..11, stride 1..4,
+pad 0..K//2, non-square images.
+
+Streams: ``s_axis`` in, ``m_axis`` out, both ``lanes`` elements of ``bits`` bits per beat
+(channels innermost, in groups of ``lanes``); ``m_axis_tlast`` on the last beat of each
+frame. Input beats per frame H*W*C/lanes, output beats Ho*Wo*K*K*C/lanes.
+
+Cycle model (no stalls): ``max(H*W*C/lanes, Ho*Wo*K*K*C/lanes)`` cycles per frame, with no
+bubbles between rows or frames (the next frame's rows load while the current frame's last
+windows are read). Latency: ``min(H, K - pad) * W*C/lanes + 3`` cycles from the first input
+beat to the first output beat. Storage: a ring of ``K + S + 1 + max(0, H - Ho*S)`` rows of
+W*C/lanes words (``rtl_gen.line_buffer``, which holds the machinery and its reasoning).
+"""
+
+import numpy as np
+
+from rtl_gen.block import Block, StreamPort
+from rtl_gen.line_buffer import WindowGeometry, window_core
+from rtl_gen.model.layers import im2col
+from rtl_gen.model.packing import pack, unpack
+
+
+class SlidingWindow(Block):
+    """``SlidingWindow("l01_swu", in_shape=(H, W, C), kernel=3, stride=1, pad=1, bits=4,
+    lanes=C)``."""
+
+    kind = "sliding_window"
+
+    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1):
+        super().__init__(name)
+        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes)
+
+    @property
+    def in_shape(self):
+        g = self.geo
+        return (g.height, g.width, g.channels)
+
+    @property
+    def out_shape(self):
+        """Shape of one output frame as a tensor: (Ho, Wo, K, K, C)."""
+        g = self.geo
+        return (g.out_height, g.out_width, g.kernel, g.kernel, g.channels)
+
+    def ports(self):
+        g = self.geo
+        return [StreamPort("s_axis", "in", g.lanes, g.bits),
+                StreamPort("m_axis", "out", g.lanes, g.bits)]
+
+    def params(self):
+        return self.geo.as_dict()
+
+    def model(self, x):
+        """The reference output tensor (Ho, Wo, K, K, C) of one input tensor (H, W, C)."""
+        g = self.geo
+        return np.array(im2col(x, g.kernel, g.stride, g.pad, name=self.name), dtype=np.int64)
+
+    def reference(self, inputs):
+        g = self.geo
+        frames = []
+        for beats in inputs["s_axis"]:
+            x = unpack(beats, self.in_shape, g.lanes, g.bits, name=self.name)
+            frames.append(pack(self.model(x), g.lanes, g.bits, name=self.name))
+        return {"m_axis": frames}
+
+    def random_inputs(self, rng, frames):
+        g = self.geo
+        return {"s_axis": [pack(rng.integers(0, 1 << g.bits, self.in_shape), g.lanes, g.bits)
+                           for _ in range(frames)]}
+
+    def cycles_per_frame(self):
+        return self.geo.cycles_per_frame()
+
+    def latency_cycles(self):
+        return self.geo.latency_cycles()
+
+    def hdl(self, clk, rst, s_axis, m_axis):
+        return window_core(clk, rst, s_axis, m_axis, self.geo)
+
+
+def catalog_configs():
+    """SWU configurations tested on both simulators and linted."""
+    return [
+        # 3x3 s1 p1, non-square, C=6 in two groups of 3 (output-bound, 9x the input).
+        SlidingWindow("sliding_window_k3s1p1_5x7c6", (5, 7, 6), 3, 1, 1, bits=4, lanes=3),
+        # 3x3 s2 p1, odd H and W, lanes=1.
+        SlidingWindow("sliding_window_k3s2p1_7x5c2", (7, 5, 2), 3, 2, 1, bits=3, lanes=1),
+        # 2x2 s2 p0: even kernel, input and output balanced, lanes=C.
+        SlidingWindow("sliding_window_k2s2p0_6x8c3", (6, 8, 3), 2, 2, 0, bits=2, lanes=3),
+        # 11x11 s4 p0 (AlexNet conv1 style) on 23x19x3, lanes=C, unused bottom rows.
+        SlidingWindow("sliding_window_k11s4p0_23x19c3", (23, 19, 3), 11, 4, 0, bits=8, lanes=3),
+        # 1x1 s2 p0: input-bound, odd sizes skip the last row and column.
+        SlidingWindow("sliding_window_k1s2p0_7x6c4", (7, 6, 4), 1, 2, 0, bits=1, lanes=2),
+    ]

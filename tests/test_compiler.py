@@ -1,0 +1,115 @@
+"""Network compiler without simulation: folding, cycle model, pipeline structure, skip-FIFO
+analysis, and specs refused with a clear error before any RTL is written."""
+
+import numpy as np
+import pytest
+
+from rtl_gen import QNNError
+from rtl_gen.compiler.compile import compile_network, plan
+from rtl_gen.compiler.folding import auto_fold, fold_network, frame_interval, mvu_cycles
+from rtl_gen.designs import DESIGNS, design
+from rtl_gen.model.infer import infer
+from rtl_gen.model.netgraph import Add, Conv, Network, Threshold
+
+
+@pytest.mark.parametrize("name", list(DESIGNS))
+def test_designs_plan_and_cycle_model(name):
+    net = design(name)
+    _, folds, pipe = plan(net, target_cycles=2_000_000)
+    # the interval is the slowest layer's, and every conv/dense layer's cycles follow
+    # (K*K*C_in/SIMD)*(C_out/PE) per output pixel (or the window unit's input rate)
+    types = infer(net)
+    for lay in net.layers:
+        f = folds[lay.name]
+        if f.kind in ("conv", "dense"):
+            src = net.sources(lay)[0]
+            assert f.cycles == mvu_cycles(lay, types[src], types[lay.name], f.simd, f.pe)
+    assert frame_interval(folds) == max(f.cycles for f in folds.values())
+    assert frame_interval(folds) <= 2_000_000
+    assert pipe.out is not None and pipe.inp is not None
+
+
+def test_every_code_occurs_in_designs():
+    from rtl_gen.model.execute import run
+    from rtl_gen.designs import random_input
+
+    for name in ("resnet_block", "resnet_block_down", "tiny_resnet"):
+        net = design(name)
+        outs = run(net, random_input(net, np.random.default_rng(3)))
+        for lay in net.layers:
+            if isinstance(lay, Threshold):
+                codes = np.unique(outs[lay.name])
+                assert len(codes) == 1 << lay.act_bits, (name, lay.name, codes)
+
+
+def test_auto_fold_balances_layers():
+    """Every conv meets the target with the least parallelism that can (no layer is
+    needlessly faster than the slowest), and the interval is met where reachable."""
+    from rtl_gen.compiler.folding import mvu_choices
+
+    net = design("resnet18")
+    types = infer(net)
+    for target in (1_850_000, 400_000):
+        folds, interval = auto_fold(net, target)
+        for lay in net.layers:
+            f = folds[lay.name]
+            if f.kind not in ("conv", "dense"):
+                continue
+            tin, tout = types[net.sources(lay)[0]], types[lay.name]
+            simds, pes = mvu_choices(lay, tin, tout)
+            meets = [s * p for s in simds for p in pes
+                     if mvu_cycles(lay, tin, tout, s, p) <= target]
+            if meets:
+                assert f.cycles <= target and f.simd * f.pe == min(meets), lay.name
+            else:
+                assert (f.simd, f.pe) == (simds[-1], pes[-1]), lay.name
+
+
+def test_resnet_block_pipeline_structure():
+    _, folds, pipe = plan(design("resnet_block"), target_cycles=4608)
+    kinds = [b.kind for b in pipe.blocks]
+    assert kinds.count("sliding_window") == 2 and kinds.count("mvu") == 2
+    assert kinds.count("fork") == 1 and kinds.count("add") == 1 and kinds.count("fifo") == 1
+    (fifo, analysis), = pipe.skip_fifos.values()
+    assert fifo.depth == analysis.depth > analysis.row_beats
+    names = [b.name for b in pipe.blocks]
+    assert "l01_b1_conv1_swu" in names and "l05_b1_act2_thresh" in names
+
+
+def test_add_channel_mismatch_refused(tmp_path):
+    net = design("resnet_block")
+    conv2 = net.layer("b1_conv2")
+    conv2.out_channels = 8
+    conv2.weights = conv2.weights[:8]
+    with pytest.raises(QNNError, match=r"layer 'b1_add': channel mismatch"):
+        compile_network(net, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_skip_shapes_differ_refused(tmp_path):
+    net = design("resnet_block")
+    net.layer("b1_conv2").stride = 2
+    with pytest.raises(QNNError, match=r"layer 'b1_add': inputs .* different shapes"):
+        compile_network(net, tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
+def test_fold_that_does_not_divide_refused(tmp_path):
+    with pytest.raises(QNNError, match=r"layer 'b1_conv1': PE=5 does not divide C_out=16"
+                                       r".*valid: one of 1, 2, 4, 8, 16"):
+        compile_network(design("resnet_block"), tmp_path,
+                        folding={"b1_conv1": {"simd": 4, "pe": 5}})
+    with pytest.raises(QNNError, match=r"layer 'b1_conv1': SIMD=3"):
+        compile_network(design("resnet_block"), tmp_path,
+                        folding={"b1_conv1": {"simd": 3, "pe": 4}})
+    with pytest.raises(QNNError, match=r"layer 'nope': folding given for a layer that is "
+                                       r"not in the network"):
+        compile_network(design("resnet_block"), tmp_path, folding={"nope": {"simd": 1}})
+    assert not list(tmp_path.iterdir())
+
+
+def test_user_folding_is_used():
+    _, folds, pipe = plan(design("resnet_block"), {"b1_conv1": {"simd": 4, "pe": 2}}, 4608)
+    assert (folds["b1_conv1"].simd, folds["b1_conv1"].pe) == (4, 2)
+    mvu = pipe.block("l01_b1_conv1_mvu")
+    assert (mvu.simd, mvu.pe) == (4, 2)
