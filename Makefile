@@ -9,6 +9,9 @@ FRAMES  ?= 2
 SEED    ?= 1
 WAVES   ?= 0
 JOBS    ?= 2
+# MyHDL orders some statements by Python set iteration: a fixed hash seed makes the
+# generated Verilog byte-identical from run to run (simulator builds are cached on it).
+export PYTHONHASHSEED := 0
 
 .PHONY: help setup tools test nightly sim lint bench clean
 

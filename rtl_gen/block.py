@@ -22,7 +22,10 @@ from pathlib import Path
 from myhdl import ResetSignal, Signal
 
 from rtl_gen.errors import QNNError, require
+from rtl_gen.myhdl_speedup import install as _speed_up_myhdl
 from rtl_gen.stream import Stream
+
+_speed_up_myhdl()
 
 # Verilog-2001/SystemVerilog keywords that cannot name a module or a generator label.
 VERILOG_KEYWORDS = frozenset("""
