@@ -48,14 +48,17 @@ def check_block(block, sim, inputs, outputs, seed=0, pauses=PAUSE_PATTERNS, timi
     if not timing:
         return None
     res = simulate(block, sim, ins, outs, seed=seed, stall_limit=stall_limit, label="timing")
-    out_port = next(p.name for p in block.ports() if p.direction == "out")
+    # Every output port (a fork has two) must keep the cycle model and the latency.
+    out_ports = [p.name for p in block.ports() if p.direction == "out" and p.name in outs]
     in_port = next(p.name for p in block.ports() if p.direction == "in")
     want = block.cycles_per_frame()
-    got = res.frame_intervals(out_port)
-    assert got and all(g == want for g in got), \
-        f"{block.name}: frame intervals {got} cycles, cycle model says {want}"
-    if hasattr(block, "latency_cycles"):
-        assert res.latency(in_port, out_port) == block.latency_cycles(), \
-            (f"{block.name}: latency {res.latency(in_port, out_port)} cycles, "
-             f"model says {block.latency_cycles()}")
+    for out_port in out_ports:
+        got = res.frame_intervals(out_port)
+        where = f" ({out_port})" if len(out_ports) > 1 else ""
+        assert got and all(g == want for g in got), \
+            f"{block.name}{where}: frame intervals {got} cycles, cycle model says {want}"
+        if hasattr(block, "latency_cycles"):
+            assert res.latency(in_port, out_port) == block.latency_cycles(), \
+                (f"{block.name}{where}: latency {res.latency(in_port, out_port)} cycles, "
+                 f"model says {block.latency_cycles()}")
     return res
