@@ -7,7 +7,7 @@ ranges given), so nothing is truncated and nothing is wider than needed. A popco
 the tree of 1-bit leaves. Latency: ceil(log2(n)) cycles (0 for a single leaf).
 """
 
-from myhdl import always_comb, always_seq, block
+from myhdl import Signal, always_comb, always_seq, block
 
 from rtl_gen.lanes import range_signal
 
@@ -22,13 +22,25 @@ def signal_range(sig):
     return 0, (1 << len(sig)) - 1
 
 
+def sum_range(ranges, nonzero=None):
+    """Range of a sum of terms with the given [(lo, hi)] ranges; with ``nonzero`` = m, at
+    most m of the terms are non-zero at once (each range must then contain 0)."""
+    if nonzero is None or nonzero >= len(ranges):
+        return sum(lo for lo, _ in ranges), sum(hi for _, hi in ranges)
+    assert all(lo <= 0 <= hi for lo, hi in ranges), "nonzero needs ranges containing 0"
+    return (sum(sorted(lo for lo, _ in ranges)[:nonzero]),
+            sum(sorted((hi for _, hi in ranges), reverse=True)[:nonzero]))
+
+
 @block
-def adder_tree(clk, rst, en, leaves, out, ranges=None):
+def adder_tree(clk, rst, en, leaves, out, ranges=None, nonzero=None):
     """``out`` <= sum(leaves), pipelined; ``ranges`` [(lo, hi)] per leaf if tighter than
-    the leaf signals' own ranges. ``out`` must hold the sum of the ranges."""
+    the leaf signals' own ranges. ``nonzero`` = m: at most m leaves are non-zero at once,
+    so every node is sized by ``sum_range(..., m)`` (for example a grouped convolution's
+    masked products). ``out`` must hold ``sum_range(ranges, nonzero)``."""
     ranges = list(ranges) if ranges is not None else [signal_range(s) for s in leaves]
     insts = []
-    level = list(zip(leaves, ranges))
+    level = [(sig, [r]) for sig, r in zip(leaves, ranges)]
     if len(level) == 1:
         insts.append(_wire(level[0][0], out))
         return insts
@@ -36,17 +48,31 @@ def adder_tree(clk, rst, en, leaves, out, ranges=None):
         nxt = []
         last = len(level) <= 2
         for i in range(0, len(level) - 1, 2):
-            (a, (alo, ahi)), (b, (blo, bhi)) = level[i], level[i + 1]
-            lo, hi = alo + blo, ahi + bhi
-            s = out if last else range_signal(lo, hi)
+            (a, ra), (b, rb) = level[i], level[i + 1]
+            s = out if last else range_signal(*sum_range(ra + rb, nonzero))
             insts.append(_add_reg(clk, rst, en, a, b, s))
-            nxt.append((s, (lo, hi)))
+            nxt.append((s, ra + rb))
         if len(level) % 2:
-            a, (lo, hi) = level[-1]
-            s = range_signal(lo, hi)
+            a, ra = level[-1]
+            s = range_signal(*sum_range(ra, nonzero))
             insts.append(_hold_reg(clk, rst, en, a, s))
-            nxt.append((s, (lo, hi)))
+            nxt.append((s, ra))
         level = nxt
+    return insts
+
+
+@block
+def delay_line(clk, rst, en, din, dout, stages):
+    """``dout`` = ``din`` delayed by ``stages`` registers that advance while ``en`` is
+    high (``stages`` = 0: a wire). For the valid/side-band bits that travel beside a
+    pipelined datapath such as the tree above."""
+    if stages == 0:
+        return _wire(din, dout)
+    insts, cur = [], din
+    for k in range(stages):
+        nxt = dout if k == stages - 1 else Signal(din.val)
+        insts.append(_hold_reg(clk, rst, en, cur, nxt))
+        cur = nxt
     return insts
 
 

@@ -60,15 +60,47 @@ class RomImage:
 def rom(clk, en, addr, dout, image):
     """Registered-read ROM holding ``image`` (a :class:`RomImage`)."""
     if image.inline:
-        contents = tuple(image.words)
-
-        @always(clk.posedge)
-        def rom_read():
-            if en:
-                dout.next = contents[addr]
-        return rom_read
+        return rom_case(clk, en, addr, dout, image)
     return rom_file(clk, en, addr, dout, image.depth, image.width, image.mem_file,
                     image.name)
+
+
+@block
+def rom_case(clk, en, addr, dout, image):
+    """Inline ``case`` ROM (user-defined Verilog, so that every word is a constant of
+    exactly ``image.width`` bits: MyHDL's tuple ROM writes words >= 2**30 one bit wider,
+    which Verilator reports as WIDTHTRUNC when a word's top bit is set)."""
+    contents = tuple(image.words)
+    width = image.width
+    qname = f"{image.name}_q"
+    cases = "\n".join(f"        {i}: {qname} <= {width}'h{w:x};"
+                      for i, w in enumerate(contents[:-1]))
+    last = f"{width}'h{contents[-1]:x}"
+
+    @always(clk.posedge)
+    def rom_read():  # stands in for the Verilog below; never converted
+        if en:
+            dout.next = contents[int(addr)]
+
+    dout.driven = "wire"
+    clk.read = True
+    en.read = True
+    addr.read = True
+    return rom_read
+
+
+rom_case.verilog_code = """
+reg [$width-1:0] $qname;
+always @(posedge $clk) begin
+    if ($en) begin
+        case ($addr)
+$cases
+        default: $qname <= $last;
+        endcase
+    end
+end
+assign $dout = $qname;
+"""
 
 
 @block
