@@ -147,19 +147,24 @@ def _handle(dut, name):
         return dut._id(name, extended=False)
 
 
-async def _check_output(sink, name, port, frames, block, progress):
+async def _check_output(sink, name, port, frames, block, progress, errors):
+    """Receive and compare every frame of one output port. A difference is stored in
+    ``errors`` (not raised: an exception in a background task would end the test before
+    the report is written)."""
     for f, expected in enumerate(frames):
         frame = await sink.recv()
         got = [int(x) for x in frame.tdata]
         for b, (e, g) in enumerate(zip(expected, got)):
             if e != g:
-                raise AssertionError(
+                errors.append(
                     f"block '{block}': {name} frame {f} beat {b} of {len(expected)}: expected "
                     f"0x{e:x}, got 0x{g:x} ({_lane_diff(e, g, port)})")
+                return
         if len(got) != len(expected):
-            raise AssertionError(
+            errors.append(
                 f"block '{block}': {name} frame {f} has {len(got)} beats, expected "
                 f"{len(expected)} (tlast misplaced)")
+            return
         progress[name] = f + 1
         sink.log.warning("progress: %s frame %d of %d passed", name, f + 1, len(frames))
 
@@ -177,7 +182,7 @@ async def stream_test(dut):
 
     dut.rst.value = 1
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-    sources, checkers, progress = {}, [], {}
+    sources, checkers, progress, errors = {}, [], {}, []
     for i, (name, port) in enumerate(sorted(cfg["inputs"].items())):
         src = AxiStreamSource(AxiStreamBus.from_prefix(dut, name), dut.clk, dut.rst,
                               byte_size=port["width"])
@@ -221,15 +226,14 @@ async def stream_test(dut):
     for name, sink in sinks.items():
         port = cfg["outputs"][name]
         checkers.append(cocotb.start_soon(
-            _check_output(sink, name, port, port["frames"], block, progress)))
+            _check_output(sink, name, port, port["frames"], block, progress, errors)))
 
     stall_limit = int(cfg.get("stall_limit", 2000))
     try:
         while not all(t.done() for t in checkers):
             await ClockCycles(dut.clk, 16)
-            for t in checkers:
-                if t.done():
-                    t.result()  # re-raises a mismatch
+            if errors:
+                raise AssertionError(errors[0])
             if monitor.cycle - max(monitor.last_output_cycle, 0) > stall_limit:
                 missing = ", ".join(
                     f"{n}: {progress[n]} of {len(cfg['outputs'][n]['frames'])} frames done, "
@@ -240,8 +244,8 @@ async def stream_test(dut):
                 raise AssertionError(
                     f"watchdog: block '{block}' stalled, no output beat for {stall_limit} "
                     f"cycles (at cycle {monitor.cycle}); outputs {missing}; inputs {fed}")
-        for t in checkers:
-            t.result()
+        if errors:
+            raise AssertionError(errors[0])
         # Nothing more may come out, and every input beat must have been taken.
         await ClockCycles(dut.clk, int(cfg.get("drain_cycles", 32)))
         for name in sinks:
