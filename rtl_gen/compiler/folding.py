@@ -94,10 +94,11 @@ def _check_user(lay, tin, tout, simd, pe):
 
 
 def _best_mvu(lay, tin, tout, target, inherited=None):
-    """The least parallel (simd, pe) meeting ``target``; among equals, the one whose simd
-    matches the incoming stream's lanes (no width converter), then the larger simd."""
+    """The least parallel (simd, pe) meeting ``target``; among equals, the one with the
+    fewest output lanes (narrow streams downstream), then the one whose simd matches the
+    incoming stream's lanes (no width converter)."""
     simds, pes = mvu_choices(lay, tin, tout)
-    options = [(s * p, s != inherited, -s, s, p) for s in simds for p in pes
+    options = [(s * p, p, s != inherited, s, p) for s in simds for p in pes
                if mvu_cycles(lay, tin, tout, s, p) <= target]
     if not options:
         return simds[-1], pes[-1]
