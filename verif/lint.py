@@ -31,12 +31,23 @@ def lint(files, top):
         raise LintError(f"verilator lint of module '{top}' failed:\n" + "\n".join(problems or [text]))
 
 
-def main(argv=None):
-    from rtl_gen.catalog import catalog
+LINT_DESIGNS = ("resnet_block", "resnet_block_down", "tiny_resnet")
 
+
+def main(argv=None):
+    """Lint every catalog block configuration and the small named networks (top module
+    and all of its modules together). ``--all`` adds resnet18 and alexnet (slow)."""
+    from rtl_gen.catalog import catalog
+    from rtl_gen.compiler.compile import compile_network, plan
+    from rtl_gen.designs import DEFAULT_TARGET, design
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    designs = LINT_DESIGNS + (("resnet18", "alexnet") if "--all" in argv else ())
+    argv = [a for a in argv if a != "--all"]
     out = Path(argv[0] if argv else "build/lint")
     failures = 0
     blocks = list(catalog())
+    total = len(blocks) + len(designs)
     start = time.time()
     for i, blk in enumerate(blocks, 1):
         rtl = blk.generate(out / blk.name)
@@ -46,9 +57,21 @@ def main(argv=None):
         except LintError as exc:
             failures += 1
             status = f"FAILED\n{exc}"
-        print(f"[{i}/{len(blocks)}] lint {blk.kind:12s} {blk.name}: {status}", flush=True)
-    print(f"lint: {len(blocks) - failures} clean, {failures} failed "
-          f"({time.time() - start:.1f} s)")
+        print(f"[{i}/{total}] lint {blk.kind:16s} {blk.name}: {status}", flush=True)
+    for j, name in enumerate(designs, len(blocks) + 1):
+        t0 = time.time()
+        net = design(name)
+        cn = compile_network(net, out / "designs" / name,
+                             plan_=plan(net, target_cycles=DEFAULT_TARGET[name]),
+                             cache=out / "cache")
+        try:
+            lint(cn.verilog, cn.name)
+            status = f"ok ({len(cn.verilog)} modules, {time.time() - t0:.0f} s)"
+        except LintError as exc:
+            failures += 1
+            status = f"FAILED\n{exc}"
+        print(f"[{j}/{total}] lint {'network':16s} {name}: {status}", flush=True)
+    print(f"lint: {total - failures} clean, {failures} failed ({time.time() - start:.1f} s)")
     return 1 if failures else 0
 
 
