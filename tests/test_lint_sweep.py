@@ -18,7 +18,7 @@ from rtl_gen.thresholding import Thresholding
 from rtl_gen.width_converter import WidthConverter
 from verif.lint import lint
 
-N = 8  # random configurations per block kind in the fast suite
+N = 8  # random configurations per block kind in the fast suite (60 in the nightly run)
 
 
 def _divisor(rng, n):
@@ -132,3 +132,13 @@ def test_projection_window_lints(tmp_path):
     blk = SlidingWindow("proj_swu", (16, 16, 16), 1, 2, 0, 2, 8)
     rtl = blk.generate(tmp_path)
     lint(rtl.files, rtl.top)
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("make", MAKERS, ids=lambda m: m.__name__)
+def test_many_random_configs_lint_clean(make, tmp_path):
+    rng = np.random.default_rng(1000 + sum(map(ord, make.__name__)))
+    for i in range(60):
+        blk = make(rng, i)
+        rtl = blk.generate(tmp_path / blk.name)
+        lint(rtl.files, rtl.top)
