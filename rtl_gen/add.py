@@ -232,6 +232,25 @@ def _term(clk, rst, en, x, fold, t, muls, registered):
     kind = _term_kind(muls)
     if kind == "table":
         table = tuple(muls)
+        if len(x) == 1 and x.min is not None and x.min < 0:
+            # x is -1 or 0: t = x ? -m : 0, from a table of -m in t's own width (a
+            # signed x * m would be sized by m plus a sign bit, wider than t).
+            tw = len(t)
+            negs = tuple((-mul) & ((1 << tw) - 1) for mul in table)
+            neg_m = Signal(intbv(0)[tw:])
+
+            @always_comb
+            def neg_table():
+                neg_m.next = negs[fold]
+
+            @always_seq(clk.posedge, reset=rst)
+            def select_neg():
+                if en:
+                    if x == -1:
+                        t.next = neg_m.signed()
+                    else:
+                        t.next = 0
+            return neg_table, select_neg
         m = Signal(intbv(0)[max(table).bit_length():])
 
         @always_comb
@@ -293,4 +312,7 @@ def catalog_configs():
         # Unsigned + unsigned (unsigned output), lanes = C = 3.
         Add("add_codes_l3", lanes=3, a_bits=2, a_signed=False, b_bits=2, b_signed=False,
             channels=3, pixels=6),
+        # 1-bit signed input (-1/0) times a per-channel table (found by the lint sweep).
+        Add("add_a1s_table_l2", lanes=2, a_bits=1, a_signed=True, b_bits=3, b_signed=False,
+            channels=6, pixels=2, mul_a=[2, 2, 4, 5, 3, 1]),
     ]
