@@ -48,14 +48,15 @@ def test_tiny_resnet_icarus():
 
 
 def test_skip_fifo_depth_by_analysis():
-    """The computed depth survives random gaps and backpressure; a third of it deadlocks,
+    """The computed depth survives random gaps and backpressure; a FIFO of half a row
+    (the main branch must swallow several rows before the add takes a skip beat) deadlocks,
     and the watchdog says so instead of hanging."""
     cn = compiled("resnet_block")
     run_network(cn, "verilator", frames=2, seed=4, gap=0.3, stall=0.3, label="pauses")
     net = design("resnet_block")
     planned = plan(net, target_cycles=DEFAULT_TARGET["resnet_block"])
     (fifo, analysis), = planned[2].skip_fifos.values()
-    small = resize_skip_fifo(planned[2], "b1_add", max(2, analysis.depth // 3))
+    small = resize_skip_fifo(planned[2], "b1_add", max(2, analysis.row_beats // 2))
     cn_small = compiled("resnet_block", "_small_fifo", planned)
     assert small.depth < analysis.lag_long
     with pytest.raises(SimulationFailed, match=r"watchdog: block 'resnet_block' stalled"):

@@ -9,6 +9,7 @@ by this run; nothing is copied from elsewhere.
 """
 
 import datetime
+import importlib.metadata
 import os
 import importlib
 import platform
