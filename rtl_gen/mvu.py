@@ -230,3 +230,12 @@ def catalog_configs():
 
 
 __all__ = ["MVU", "catalog_configs", "extreme_weights"]
+
+
+def bench_configs():
+    """A small catalog MVU, and a large one (3x3, 64 -> 64 channels, bipolar, SIMD 16 x
+    PE 4: a 576 x 64-bit weight ROM) that shows the weights going to block RAM."""
+    rng = np.random.default_rng(7)
+    w = np.where(rng.random((64, 3, 3, 64)) < 0.5, -1, 1)
+    return [catalog_configs()[0],
+            MVU("mvu_bench_64x64_k3", w, "bipolar", 2, 16, 4, pixels=4)]
