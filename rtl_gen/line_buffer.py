@@ -495,15 +495,16 @@ def _column_counters(clk, rst, issue, krow_end, win_end, row_end, x0, xc, x0r, g
         return column_counters
 
     SQ, SR = divmod(SW, M)
+    MSR = M - SR                    # x0r - MSR, not x0r + SR - M: M may need one bit more
     # divmod(x0*M + x0r + SW, M): the next window's left column.
     nq = Signal(intbv(0, min=x0.min, max=x0.max))
     nr = Signal(intbv(0, min=0, max=x0r.max))
     if SR:
         @always_comb
         def next_window():
-            if x0r >= M - SR:
+            if x0r >= MSR:
                 nq.next = x0 + SQ + 1
-                nr.next = x0r + SR - M
+                nr.next = x0r - MSR
             else:
                 nq.next = x0 + SQ
                 nr.next = x0r + SR
@@ -584,6 +585,9 @@ def window_bank(clk, rst, bank, geo, advance, wr_en, wbank, waddr, wdata, row_ba
             pad_now.next = row_pad or col > HI
 
     b_addr = Signal(intbv(0, min=0, max=max(2, geo.bank_depth)))
+    # A real column's bank word is below the bank depth, so the address needs only the
+    # address bits of ``col`` (the column counters may be wider; Verilator WIDTHTRUNC).
+    col_addr = col(len(b_addr), 0) if len(col) > len(b_addr) else col
     b_pad = Signal(bool(0))
     c_pad = Signal(bool(0))
     ram_q = Signal(intbv(0)[width:])
@@ -595,7 +599,7 @@ def window_bank(clk, rst, bank, geo, advance, wr_en, wbank, waddr, wdata, row_ba
             if pad_now:
                 b_addr.next = 0
             else:
-                b_addr.next = row_base + col - OFF
+                b_addr.next = row_base + col_addr - OFF
 
     @always(clk.posedge)
     def ram_write():

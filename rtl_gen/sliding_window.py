@@ -6,15 +6,20 @@ exactly ``rtl_gen.model.layers.im2col(x, K, stride, pad)`` flattened. Zero paddi
 of ``pad`` on all four sides is inserted by the block. K 1..11, stride 1..4,
 pad 0..K//2, non-square images.
 
-Streams: ``s_axis`` in, ``m_axis`` out, both ``lanes`` elements of ``bits`` bits per beat
-(channels innermost, in groups of ``lanes``); ``m_axis_tlast`` on the last beat of each
-frame. Input beats per frame H*W*C/lanes, output beats Ho*Wo*K*K*C/lanes.
+Streams: ``s_axis`` in, ``lanes`` elements of ``bits`` bits per beat (channels innermost,
+in groups of ``lanes``); ``m_axis`` out, ``out_lanes`` elements per beat (default
+``lanes``); ``m_axis_tlast`` on the last beat of each frame. Input beats per frame
+H*W*C/lanes, output beats Ho*Wo*K*K*C/out_lanes. Kernel-column parallel mode
+(``lanes = C``, ``out_lanes = m*C`` with m > 1 dividing K): each output beat carries m
+consecutive kernel columns kx .. kx+m-1 of one kernel row (same element order), so that a
+convolution with few input channels can run at SIMD = m*C (an ImageNet stem, C = 3).
 
-Cycle model (no stalls): ``max(H*W*C/lanes, Ho*Wo*K*K*C/lanes)`` cycles per frame, with no
-bubbles between rows or frames (the next frame's rows load while the current frame's last
-windows are read). Latency: ``min(H, K - pad) * W*C/lanes + 3`` cycles from the first input
-beat to the first output beat. Storage: a ring of ``K + S + 1 + max(0, H - Ho*S)`` rows of
-W*C/lanes words (``rtl_gen.line_buffer``, which holds the machinery and its reasoning).
+Cycle model (no stalls): ``max(H*W*C/lanes, Ho*Wo*K*K*C/out_lanes)`` cycles per frame,
+with no bubbles between rows or frames (the next frame's rows load while the current
+frame's last windows are read). Latency: ``min(H, K - pad) * W*C/lanes + 3`` cycles from
+the first input beat to the first output beat. Storage: a ring of
+``K + S + 1 + max(0, H - Ho*S)`` rows of W*C/lanes words, in out_lanes/lanes banks
+(``rtl_gen.line_buffer``, which holds the machinery and its reasoning).
 """
 
 import numpy as np
@@ -27,13 +32,16 @@ from rtl_gen.model.packing import pack, unpack
 
 class SlidingWindow(Block):
     """``SlidingWindow("l01_swu", in_shape=(H, W, C), kernel=3, stride=1, pad=1, bits=4,
-    lanes=C)``."""
+    lanes=C, out_lanes=None)``; ``out_lanes`` None means ``lanes``, otherwise it must be
+    ``lanes`` or (with ``lanes == C``) m*C for some m > 1 dividing K."""
 
     kind = "sliding_window"
 
-    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1):
+    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1,
+                 out_lanes=None):
         super().__init__(name)
-        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes)
+        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes,
+                                          out_lanes)
 
     @property
     def in_shape(self):
@@ -49,7 +57,7 @@ class SlidingWindow(Block):
     def ports(self):
         g = self.geo
         return [StreamPort("s_axis", "in", g.lanes, g.bits),
-                StreamPort("m_axis", "out", g.lanes, g.bits)]
+                StreamPort("m_axis", "out", g.out_lanes, g.bits)]
 
     def params(self):
         return self.geo.as_dict()
@@ -64,7 +72,8 @@ class SlidingWindow(Block):
         frames = []
         for beats in inputs["s_axis"]:
             x = unpack(beats, self.in_shape, g.lanes, g.bits, name=self.name)
-            frames.append(pack(self.model(x), g.lanes, g.bits, name=self.name))
+            window = self.model(x).reshape(-1, g.out_lanes)  # out_lanes may exceed C
+            frames.append(pack(window, g.out_lanes, g.bits, name=self.name))
         return {"m_axis": frames}
 
     def random_inputs(self, rng, frames):
@@ -95,4 +104,18 @@ def catalog_configs():
         SlidingWindow("sliding_window_k11s4p0_23x19c3", (23, 19, 3), 11, 4, 0, bits=8, lanes=3),
         # 1x1 s2 p0: input-bound, odd sizes skip the last row and column.
         SlidingWindow("sliding_window_k1s2p0_7x6c4", (7, 6, 4), 1, 2, 0, bits=1, lanes=2),
+        # Kernel-column parallel (out_lanes = m*C):
+        # 11x11 s4 p0 on 23x19x3, a whole kernel row per beat (m = 11), input-bound.
+        SlidingWindow("sliding_window_k11s4p0_23x19c3_o33", (23, 19, 3), 11, 4, 0, bits=8,
+                      lanes=3, out_lanes=33),
+        # 7x7 s2 p3 (ResNet stem) on 13x11x3, m = 7: padding on every side, odd sizes.
+        SlidingWindow("sliding_window_k7s2p3_13x11c3_o21", (13, 11, 3), 7, 2, 3, bits=5,
+                      lanes=3, out_lanes=21),
+        # 3x3 s1 p1 on 6x5x2, m = 3: the rotation changes on every output pixel.
+        SlidingWindow("sliding_window_k3s1p1_6x5c2_o6", (6, 5, 2), 3, 1, 1, bits=3,
+                      lanes=2, out_lanes=6),
+        # 8x8 s3 p4 on 11x13x1 (C = 1), m = 2 < K: four beats per kernel row, stride
+        # larger than m and not a multiple of it, even kernel, two banks.
+        SlidingWindow("sliding_window_k8s3p4_11x13c1_o2", (11, 13, 1), 8, 3, 4, bits=2,
+                      lanes=1, out_lanes=2),
     ]

@@ -1,6 +1,7 @@
 """SWU: bit-exact against the model's im2col on both simulators, with gaps, backpressure
-and the exact cycle model; a MyHDL-level sweep over shapes no catalog entry names; the
-ring's row bookkeeping; clear errors.
+and the exact cycle model (plain and kernel-column parallel, ``out_lanes = m*C``); a
+MyHDL-level sweep over shapes no catalog entry names; the ring's row bookkeeping; clear
+errors.
 
 ``stream_run`` (MyHDL's own simulator on a block's ``hdl``, no Verilog) is also used by
 ``test_maxpool.py``: it lets the timing and data checks cover many shapes in seconds.
@@ -14,7 +15,7 @@ from myhdl import ResetSignal, Signal, Simulation, StopSimulation, block, delay,
 
 from rtl_gen import QNNError
 from rtl_gen.catalog import configs
-from rtl_gen.line_buffer import WindowGeometry
+from rtl_gen.line_buffer import WindowGeometry, valid_out_lanes
 from rtl_gen.model.layers import im2col
 from rtl_gen.model.packing import pack, unpack
 from rtl_gen.sliding_window import SlidingWindow
@@ -46,6 +47,13 @@ def window_frames(geo, seed, count=3):
     frames[0].reshape(-1)[used[:n]] = codes[:n]
     frames.append(np.full(shape, top))
     return frames
+
+
+def windows(geo, x):
+    """The model's windows of ``x`` as (Ho, Wo, K, K*C): the im2col order, with a last
+    axis that any valid ``out_lanes`` (a multiple of C dividing K*C) divides."""
+    cols = np.asarray(im2col(x, geo.kernel, geo.stride, geo.pad))
+    return cols.reshape(geo.out_height, geo.out_width, geo.kernel, geo.kernel * geo.channels)
 
 
 # --- MyHDL-level stream simulation -------------------------------------------------------
@@ -150,11 +158,34 @@ def random_shapes(make, seed, count, max_cycles):
     return found
 
 
+def random_wide_shapes(seed, count, max_cycles):
+    """``count`` random kernel-column parallel SWUs (K 2..11, m > 1 dividing K, stride
+    1..4, any padding, C 1..3 = lanes, out_lanes = m*C), each at most ``max_cycles`` per
+    frame."""
+    rnd = random.Random(seed)
+    found = []
+    while len(found) < count:
+        k = rnd.randint(2, 11)
+        m = rnd.choice([d for d in range(2, k + 1) if k % d == 0])
+        s = rnd.randint(1, 4)
+        p = rnd.randint(0, k // 2)
+        lo = max(1, k - 2 * p)
+        h = rnd.randint(lo, rnd.choice([k + 3 * s + 3, 30]))
+        w = rnd.randint(lo, k + 3 * s + 4)
+        c = rnd.randint(1, 3)
+        blk = SlidingWindow(f"wide{len(found)}_k{k}s{s}p{p}_{h}x{w}c{c}m{m}", (h, w, c), k,
+                            s, p, bits=rnd.randint(1, 3), lanes=c, out_lanes=m * c)
+        if blk.cycles_per_frame() <= max_cycles:
+            found.append(blk)
+    return found
+
+
 def model_frames(blk, xs):
     """Beats of each input tensor and of the model's output for it."""
     port_in, port_out = blk.port("s_axis"), blk.port("m_axis")
     ins = [pack(x, port_in.lanes, port_in.bits) for x in xs]
-    outs = [pack(blk.model(x), port_out.lanes, port_out.bits) for x in xs]
+    outs = [pack(np.reshape(blk.model(x), (-1, port_out.lanes)), port_out.lanes,
+                 port_out.bits) for x in xs]
     return ins, outs
 
 
@@ -174,7 +205,7 @@ def sweep(blks, seed):
 def test_swu_bit_exact_and_cycle_model(swu, sim):
     xs = window_frames(swu.geo, seed=len(swu.name))
     g = swu.geo
-    ys = [np.asarray(im2col(x, g.kernel, g.stride, g.pad)) for x in xs]
+    ys = [windows(g, x) for x in xs]
     assert_covers(ys, 0, (1 << g.bits) - 1, "window element")
     check_block(swu, sim, {"s_axis": xs}, {"m_axis": ys})
 
@@ -189,6 +220,16 @@ def test_catalog_has_the_awkward_cases():
     assert any(g.input_beats > g.output_beats for g in geos)          # input-bound
     assert any(g.input_beats == g.output_beats for g in geos)         # balanced
     assert any(g.channels & (g.channels - 1) for g in geos)           # C not a power of 2
+    # Kernel-column parallel mode: a whole kernel row per beat with padding, with a
+    # rotation that changes per output pixel, m < K with stride > m, C = 1.
+    wide = [g for g in geos if g.out_lanes > g.lanes]
+    assert any(g.beat_words == g.kernel == 11 and g.stride == 4 for g in wide)
+    assert any(g.beat_words == g.kernel and g.pad > 0 and g.stride == 2 for g in wide)
+    assert any(g.stride % g.beat_words for g in wide)
+    assert any(g.beat_words < g.kernel and g.stride > g.beat_words for g in wide)
+    assert any(g.channels == 1 for g in wide) and any(g.channels > 1 for g in wide)
+    assert any(g.input_beats > g.output_beats for g in wide)
+    assert any(g.input_beats < g.output_beats for g in wide)
 
 
 def test_reference_matches_model():
@@ -201,15 +242,48 @@ def test_reference_matches_model():
         assert len(out) == g.output_beats and len(beats) == g.input_beats
 
 
+def test_wide_mode_beats_and_model():
+    """out_lanes = m*C: each beat is m kernel columns of one kernel row (the im2col order,
+    m*C elements per beat); cycle model and latency formulas."""
+    swu = SlidingWindow("wide", (9, 8, 3), 3, 2, 1, bits=4, lanes=3, out_lanes=9)
+    g = swu.geo
+    x = np.random.default_rng(1).integers(0, 16, (9, 8, 3))
+    out = swu.reference({"s_axis": [pack(x, 3, 4)]})["m_axis"][0]
+    cols = np.asarray(im2col(x, 3, 2, 1))
+    assert out == pack(cols.reshape(-1, 9), 9, 4) and len(out) == 5 * 4 * 3
+    assert unpack([out[4]], (9,), 9, 4).tolist() == cols[0, 1, 1].reshape(-1).tolist()
+    assert swu.port("m_axis").lanes == 9 and swu.port("s_axis").lanes == 3
+    assert swu.cycles_per_frame() == max(9 * 8, 5 * 4 * 3 * 3 * 3 // 9)
+    assert swu.latency_cycles() == 2 * 8 + 3
+    assert g.beat_words == 3 and g.row_beats == 1
+    assert valid_out_lanes(3, 9, 3) == [3, 9, 27] and valid_out_lanes(6, 9, 3) == [3]
+    # out_lanes = lanes is the plain mode, whatever the spelling.
+    plain = SlidingWindow("plain", (9, 8, 3), 3, 2, 1, bits=4, lanes=3)
+    assert plain.params() == SlidingWindow("plain", (9, 8, 3), 3, 2, 1, bits=4, lanes=3,
+                                           out_lanes=3).params()
+    assert "out_lanes" not in plain.params() and swu.params()["out_lanes"] == 9
+
+
 # --- MyHDL-level sweep -----------------------------------------------------------------
 def test_swu_shape_sweep():
     """Shapes no catalog entry names: exact cycle model, latency, data with pauses."""
     sweep(random_shapes(SlidingWindow, seed=1, count=8, max_cycles=700), seed=100)
 
 
+def test_swu_wide_shape_sweep():
+    """Kernel-column parallel shapes no catalog entry names: exact cycle model, latency,
+    data with pauses."""
+    sweep(random_wide_shapes(seed=5, count=8, max_cycles=600), seed=300)
+
+
 @pytest.mark.nightly
 def test_swu_shape_sweep_long():
     sweep(random_shapes(SlidingWindow, seed=2, count=120, max_cycles=3000), seed=1000)
+
+
+@pytest.mark.nightly
+def test_swu_wide_shape_sweep_long():
+    sweep(random_wide_shapes(seed=6, count=80, max_cycles=3000), seed=3000)
 
 
 # --- ring bookkeeping ----------------------------------------------------------------------
@@ -267,4 +341,22 @@ def make_bad(cls, tmp_path, change, match):
 
 @pytest.mark.parametrize("change,match", BAD_WINDOWS, ids=lambda v: str(v)[:40])
 def test_swu_bad_parameters(change, match, tmp_path):
+    make_bad(SlidingWindow, tmp_path, change, match)
+
+
+BAD_OUT_LANES = [
+    # Wide mode needs one pixel per input beat (lanes = C).
+    (dict(lanes=3, out_lanes=18),
+     r"out_lanes = 18 is not possible with lanes = 3, C = 6, K = 3 \(valid: one of 3 "),
+    # m must divide K.
+    (dict(lanes=6, out_lanes=12), r"out_lanes = 12 is not possible.*valid: one of 6, 18 "),
+    (dict(in_shape=(8, 9, 3), kernel=7, pad=3, lanes=3, out_lanes=9),
+     r"out_lanes = 9 .*K = 7 \(valid: one of 3, 21 \(out_lanes = lanes, or m\*C"),
+    (dict(lanes=6, out_lanes=0), r"out_lanes \(window elements per beat\) = 0 is out of range"),
+    (dict(lanes=6, out_lanes=6.0), r"out_lanes \(window elements per beat\) = 6\.0 is out"),
+]
+
+
+@pytest.mark.parametrize("change,match", BAD_OUT_LANES, ids=lambda v: str(v)[:40])
+def test_swu_bad_out_lanes(change, match, tmp_path):
     make_bad(SlidingWindow, tmp_path, change, match)

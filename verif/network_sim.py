@@ -40,7 +40,9 @@ def probes(cn, outs_per_frame):
         for outs in outs_per_frame:
             t, axes = _tensor_view(outs, ln.tensor, ln.window)
             shape = t.shape
-            frames.append(pack(t, port.lanes, port.bits, signed=port.signed))
+            # (-1, lanes): a window stream's beat may span kernel columns (out_lanes = m*C)
+            frames.append(pack(np.reshape(t, (-1, port.lanes)), port.lanes, port.bits,
+                               signed=port.signed))
         label = ln.tensor + (" (windows)" if ln.window else "")
         found.append({"prefix": f"{ln.src.name}_{ln.src_port}", "label": label,
                       "lanes": port.lanes, "bits": port.bits, "signed": port.signed,

@@ -6,6 +6,10 @@ A convolution or dense layer runs on a matrix-vector unit with ``simd`` input la
     conv:  max(H·W·C_in/simd,  Ho·Wo·K·K·C_in/simd · C_out/pe)   (sliding window, MVU)
     dense: N/simd · C_out/pe                                       (N = H·W·C of its input)
 
+A conv's simd divides C_in, or (K > 1) is m·C_in for m > 1 dividing K: the sliding window
+unit then takes one pixel per beat and emits m kernel columns per beat (offered only
+where that unit stays output-bound, H·W <= Ho·Wo·K·K/m, so the formula above holds).
+
 Every other layer works on the lanes of the stream it receives (``lanes``) and takes
 
     threshold, add, fork: H·W·C/lanes      max pool: max(H·W·C, Ho·Wo·K·K·C)/lanes
@@ -74,10 +78,17 @@ def stream_cycles(lay, tin, lanes):
 
 
 def mvu_choices(lay, tin, tout):
-    """Valid (simd, pe) pairs: simd divides C_in (conv, the window's channel groups) or N
-    (dense); pe divides C_out."""
+    """Valid (simd, pe) lists, simd ascending: simd divides C_in (conv, the window's
+    channel groups) or N (dense); pe divides C_out. A conv with K > 1 may also take
+    simd = m*C_in for m > 1 dividing K (the window unit's kernel-column parallel mode: one
+    pixel per input beat, m kernel columns per window beat), where that window unit stays
+    output-bound (H*W <= Ho*Wo*K*K/m), so that ``mvu_cycles`` is its exact rate."""
     if isinstance(lay, Conv):
-        simds = divisors(tin.shape[2])
+        h, w, cin = tin.shape
+        ho, wo = tout.shape[:2]
+        k = lay.kernel
+        simds = divisors(cin) + [m * cin for m in divisors(k)
+                                 if m > 1 and h * w <= ho * wo * k * k // m]
     else:
         simds = divisors(tin.shape[0] * tin.shape[1] * tin.shape[2])
     return simds, divisors(tout.shape[2])

@@ -151,7 +151,12 @@ class _Builder:
         return self.in_lanes_of(first[0])
 
     def in_lanes_of(self, lay):
-        return self.p.folds[lay.name].simd
+        """Lanes of the stream a layer reads: its simd, except for a conv whose simd is
+        m*C_in (the window unit's kernel-column parallel mode reads C_in lanes)."""
+        simd = self.p.folds[lay.name].simd
+        if isinstance(lay, Conv):
+            return min(simd, self.p.types[self.net.sources(lay)[0]].shape[2])
+        return simd
 
     def take(self, tensor, reader):
         return self.pending[tensor][reader]
@@ -165,12 +170,13 @@ class _Builder:
             tin = types[srcs[0]]
             tout = types[lay.name]
             if isinstance(lay, Conv):
-                s = self._in(srcs[0], lay.name, f.simd)
+                s = self._in(srcs[0], lay.name, self.in_lanes_of(lay))
                 k, st, pd = lay.kernel, lay.stride, lay.pad
                 if (k, st, pd) != (1, 1, 0):
                     bits, _ = s.fmt(types)
                     swu = self.add_block(SlidingWindow(self.modname(lay.name, "swu"), tin.shape,
-                                                       k, st, pd, bits, f.simd), lay.name)
+                                                       k, st, pd, bits, self.in_lanes_of(lay),
+                                                       out_lanes=f.simd), lay.name)
                     self.connect(s, swu, "s_axis")
                     s = Stream(swu, "m_axis", srcs[0], (k, st, pd))
                 bits, signed = s.fmt(types)
