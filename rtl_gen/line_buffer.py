@@ -229,9 +229,6 @@ def window_core(clk, rst, s_axis, m_axis, geo):
     TOP = (HO - 1) * S              # top row of the last output row (padded coordinates)
     ROW_STEP = S * BW % DEPTH       # bank words from one output row's top row to the next
     WRAP_STEP = (H - TOP) * BW % DEPTH  # ... from the last output row's top to the next frame's
-    # Wrapped steps as single constants: "x - (DEPTH - STEP)" rather than "x + STEP - DEPTH",
-    # whose intermediate needs one bit more than x (Verilator WIDTHTRUNC).
-    BW_WRAP, ROW_WRAP, WRAP_WRAP = DEPTH - BW, DEPTH - ROW_STEP, DEPTH - WRAP_STEP
     ROWS = H + 2 * P + S + 1        # bound of row coordinates and row counts
     COLS = (W + 2 * P + S) * CG // M + 2    # bound of column coordinates (bank words)
     START = ((R - P) % R) * BW      # slot of input row -P of frame 0
@@ -291,12 +288,13 @@ def window_core(clk, rst, s_axis, m_axis, geo):
         wr_en.next = s_axis.tvalid and used < R
         row_done.next = s_axis.tvalid and used < R and (wx == WB - 1 or s_axis.tlast)
 
-    @always_comb
-    def next_row_slot():
-        if wrow == DEPTH - BW:
-            wnext.next = 0
-        else:
-            wnext.next = wrow + BW
+    # Ring addresses one row (or one output row's step) further on, modulo DEPTH.
+    row_down = Signal(intbv(0, min=0, max=DEPTH))       # row_base + BW
+    top_down = Signal(intbv(0, min=0, max=DEPTH))       # top_base + ROW_STEP
+    top_wrap = Signal(intbv(0, min=0, max=DEPTH))       # top_base + WRAP_STEP
+    ring_steps = (_ring_add(wrow, BW, DEPTH, wnext), _ring_add(row_base, BW, DEPTH, row_down),
+                  _ring_add(top_base, ROW_STEP, DEPTH, top_down),
+                  _ring_add(top_base, WRAP_STEP, DEPTH, top_wrap))
 
     @always_seq(clk.posedge, reset=rst)
     def write_rows():
@@ -348,10 +346,7 @@ def window_core(clk, rst, s_axis, m_axis, geo):
                     if ky != K - 1:
                         ky.next = ky + 1
                         yc.next = yc + 1
-                        if row_base >= BW_WRAP:
-                            row_base.next = row_base - BW_WRAP
-                        else:
-                            row_base.next = row_base + BW
+                        row_base.next = row_down
                     else:
                         ky.next = 0
                         if ox != WO - 1:
@@ -364,22 +359,14 @@ def window_core(clk, rst, s_axis, m_axis, geo):
                                 oy.next = oy + 1
                                 y0.next = y0 + S
                                 yc.next = y0 + S
-                                if top_base >= ROW_WRAP:
-                                    top_base.next = top_base - ROW_WRAP
-                                    row_base.next = top_base - ROW_WRAP
-                                else:
-                                    top_base.next = top_base + ROW_STEP
-                                    row_base.next = top_base + ROW_STEP
+                                top_base.next = top_down
+                                row_base.next = top_down
                             else:
                                 oy.next = 0
                                 y0.next = 0
                                 yc.next = 0
-                                if top_base >= WRAP_WRAP:
-                                    top_base.next = top_base - WRAP_WRAP
-                                    row_base.next = top_base - WRAP_WRAP
-                                else:
-                                    top_base.next = top_base + WRAP_STEP
-                                    row_base.next = top_base + WRAP_STEP
+                                top_base.next = top_wrap
+                                row_base.next = top_wrap
 
     columns = _column_counters(clk, rst, issue, krow_end, win_end, row_end, x0, xc, x0r,
                                geo)
@@ -429,9 +416,31 @@ def window_core(clk, rst, s_axis, m_axis, geo):
         advance.next = to_skid.tready
 
     out = skid_buffer(clk, rst, to_skid, m_axis)
-    return (write_side, next_row_slot, write_rows, write_columns, row_need, row_release,
+    return (write_side, ring_steps, write_rows, write_columns, row_need, row_release,
             row_pad_check, read_position, read_counters, columns, row_accounting,
             stage_address, stage_read, banks, beat, to_output, out)
+
+
+@block
+def _ring_add(base, step, depth, result):
+    """``result = (base + step) mod depth`` for ``0 <= base, step < depth``: one compare
+    and one add or subtract ("base - (depth - step)" rather than "base + step - depth",
+    whose intermediate needs one bit more than ``base``: Verilator WIDTHTRUNC); a wire
+    when ``step`` is 0."""
+    if step == 0:
+        @always_comb
+        def ring_same():
+            result.next = base
+        return ring_same
+    back = depth - step
+
+    @always_comb
+    def ring_add():
+        if base >= back:
+            result.next = base - back
+        else:
+            result.next = base + step
+    return ring_add
 
 
 @block

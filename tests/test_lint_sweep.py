@@ -43,6 +43,18 @@ def swu(rng, i):
                          _divisor(rng, shape[2]))
 
 
+def swu_wide(rng, i):
+    """Kernel-column parallel windows: lanes = C, out_lanes = m*C for m > 1 dividing K."""
+    while True:
+        shape, k, s, p = _window(rng)
+        if k > 1:
+            break
+    m = _divisor(rng, k)
+    m = m if m > 1 else k
+    return SlidingWindow(f"sweep_swuw{i}", shape, k, s, p, int(rng.integers(1, 9)),
+                         shape[2], out_lanes=m * shape[2])
+
+
 def maxpool(rng, i):
     shape, k, s, p = _window(rng)
     return MaxPool(f"sweep_pool{i}", shape, k, s, p, int(rng.integers(1, 9)),
@@ -115,7 +127,7 @@ def fifo(rng, i):
     return Fifo(f"sweep_fifo{i}", int(rng.integers(1, 80)), int(rng.integers(2, 3000)))
 
 
-MAKERS = [swu, maxpool, mvu, thresholding, add, width_converter, gap, argmax, fork, fifo]
+MAKERS = [swu, swu_wide, maxpool, mvu, thresholding, add, width_converter, gap, argmax, fork, fifo]
 
 
 @pytest.mark.parametrize("make", MAKERS, ids=lambda m: m.__name__)

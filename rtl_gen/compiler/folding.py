@@ -3,12 +3,12 @@
 A convolution or dense layer runs on a matrix-vector unit with ``simd`` input lanes and
 ``pe`` output channels per clock (FINN's SIMD and PE). Its cycles per frame are
 
-    conv:  max(H·W·C_in/simd,  Ho·Wo·K·K·C_in/simd · C_out/pe)   (sliding window, MVU)
-    dense: N/simd · C_out/pe                                       (N = H·W·C of its input)
+    conv:  max(H·W·C_in/min(simd, C_in),  Ho·Wo·K·K·C_in/simd · C_out/pe)
+           (the sliding window unit's input beats; the MVU's steps)
+    dense: N/simd · C_out/pe                      (N = H·W·C of its input)
 
 A conv's simd divides C_in, or (K > 1) is m·C_in for m > 1 dividing K: the sliding window
-unit then takes one pixel per beat and emits m kernel columns per beat (offered only
-where that unit stays output-bound, H·W <= Ho·Wo·K·K/m, so the formula above holds).
+unit then takes one pixel per beat (C_in lanes) and emits m kernel columns per beat.
 
 Every other layer works on the lanes of the stream it receives (``lanes``) and takes
 
@@ -59,8 +59,7 @@ def mvu_cycles(lay, tin, tout, simd, pe):
         h, w, cin = tin.shape
         ho, wo, cout = tout.shape
         k = lay.kernel
-        swu = max(h * w * cin // simd, ho * wo * k * k * cin // simd)
-        return max(swu, ho * wo * (k * k * cin // simd) * (cout // pe))
+        return max(h * w * cin // min(simd, cin), ho * wo * (k * k * cin // simd) * (cout // pe))
     n = tin.shape[0] * tin.shape[1] * tin.shape[2]
     return (n // simd) * (tout.shape[2] // pe)
 
@@ -81,14 +80,10 @@ def mvu_choices(lay, tin, tout):
     """Valid (simd, pe) lists, simd ascending: simd divides C_in (conv, the window's
     channel groups) or N (dense); pe divides C_out. A conv with K > 1 may also take
     simd = m*C_in for m > 1 dividing K (the window unit's kernel-column parallel mode: one
-    pixel per input beat, m kernel columns per window beat), where that window unit stays
-    output-bound (H*W <= Ho*Wo*K*K/m), so that ``mvu_cycles`` is its exact rate."""
+    pixel per input beat, m kernel columns per window beat)."""
     if isinstance(lay, Conv):
-        h, w, cin = tin.shape
-        ho, wo = tout.shape[:2]
-        k = lay.kernel
-        simds = divisors(cin) + [m * cin for m in divisors(k)
-                                 if m > 1 and h * w <= ho * wo * k * k // m]
+        cin, k = tin.shape[2], lay.kernel
+        simds = divisors(cin) + [m * cin for m in divisors(k) if m > 1]
     else:
         simds = divisors(tin.shape[0] * tin.shape[1] * tin.shape[2])
     return simds, divisors(tout.shape[2])
@@ -96,20 +91,24 @@ def mvu_choices(lay, tin, tout):
 
 def _check_user(lay, tin, tout, simd, pe):
     simds, pes = mvu_choices(lay, tin, tout)
-    what = "C_in" if isinstance(lay, Conv) else "the input length N"
-    require(simd in simds, lay.name, f"SIMD={simd!r} does not divide {what}="
-            f"{tin.shape[2] if isinstance(lay, Conv) else max(simds)}",
-            "one of " + ", ".join(map(str, simds)))
+    if isinstance(lay, Conv):
+        what = (f"SIMD={simd!r} neither divides C_in={tin.shape[2]} nor is m*C_in for an "
+                f"m > 1 dividing K={lay.kernel}")
+    else:
+        what = f"SIMD={simd!r} does not divide the input length N={max(simds)}"
+    require(simd in simds, lay.name, what, "one of " + ", ".join(map(str, simds)))
     require(pe in pes, lay.name, f"PE={pe!r} does not divide C_out={tout.shape[2]}",
             "one of " + ", ".join(map(str, pes)))
 
 
 def _best_mvu(lay, tin, tout, target, inherited=None):
-    """The least parallel (simd, pe) meeting ``target``; among equals, the one with the
-    fewest output lanes (narrow streams downstream), then the one whose simd matches the
-    incoming stream's lanes (no width converter)."""
+    """The least parallel (simd, pe) meeting ``target``; among equals, one without the
+    window unit's kernel-column mode (simd > C_in needs M RAM banks and a rotator), then
+    the one with the fewest output lanes (narrow streams downstream), then the one whose
+    simd matches the incoming stream's lanes (no width converter)."""
     simds, pes = mvu_choices(lay, tin, tout)
-    options = [(s * p, p, s != inherited, s, p) for s in simds for p in pes
+    wide = tin.shape[2] if isinstance(lay, Conv) else max(simds)
+    options = [(s * p, s > wide, p, s != inherited, s, p) for s in simds for p in pes
                if mvu_cycles(lay, tin, tout, s, p) <= target]
     if not options:
         return simds[-1], pes[-1]
