@@ -34,6 +34,7 @@ from rtl_gen.model.layers import add as model_add
 from rtl_gen.model.layers import check_multiplier
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.timing import chain
 
 MAX_IN_BITS = 32
 MAX_OUT_BITS = 63    # the model's packing limit per element
@@ -110,6 +111,12 @@ class Add(Block):
     def latency_cycles(self):
         """Sum register and skid buffer, plus the product register when there is one."""
         return 2 + int(self.has_product_stage)
+
+    def beat_times(self, arrivals):
+        """Lock step: a pair of beats is taken once both are offered, one pair per clock."""
+        taken = chain(np.maximum(arrivals["s_axis_a"], arrivals["s_axis_b"]))
+        return {"s_axis_a": taken, "s_axis_b": taken,
+                "m_axis": taken + self.latency_cycles()}
 
     def _tensor(self, beats, port):
         p = self.port(port)

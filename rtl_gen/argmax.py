@@ -31,6 +31,7 @@ from rtl_gen.model.formats import unsigned_bits
 from rtl_gen.model.layers import argmax
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.timing import frames_of, streamed
 
 MAX_N = 1 << 24
 MAX_IN_BITS = 63
@@ -80,6 +81,13 @@ class ArgMax(Block):
 
     def latency_cycles(self):
         return self.beats + tree_latency(self.lanes) + 2
+
+    def beat_times(self, arrivals):
+        """The index leaves ``tree + 3`` cycles after the frame's last beat came in."""
+        taken = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        frames = frames_of(taken, self.beats, self.name)
+        need = (np.arange(frames) + 1) * self.beats - 1
+        return {"s_axis": taken, "m_axis": streamed(taken, tree_latency(self.lanes) + 3, need)}
 
     def reference(self, inputs):
         out = []

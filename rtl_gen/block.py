@@ -19,11 +19,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from myhdl import ResetSignal, Signal
 
 from rtl_gen.errors import QNNError, require
 from rtl_gen.myhdl_speedup import install as _speed_up_myhdl
 from rtl_gen.stream import Stream
+from rtl_gen.timing import streamed
 
 _speed_up_myhdl()
 
@@ -146,6 +148,17 @@ class Block:
         length depends on the data, like the FIFO, override this)."""
         frames = len(next(iter(inputs.values())))
         return [self.cycles_per_frame()] * (frames - 1)
+
+    def beat_times(self, arrivals):
+        """Cycle of every beat on every port (``rtl_gen.timing``) when input beats are
+        offered at ``arrivals`` ({input port: cycles}) and no output stalls. The default
+        is a block that passes each input beat to each output (one beat per clock, taken as
+        soon as offered) ``latency_cycles()`` later; blocks with another schedule override
+        it."""
+        (port,) = [p.name for p in self.ports() if p.direction == "in"]
+        taken = np.asarray(arrivals[port], dtype=np.int64)
+        sent = streamed(taken, self.latency_cycles())
+        return {port: taken, **{p.name: sent for p in self.ports() if p.direction == "out"}}
 
     def write_data_files(self, folder):
         """Write ``.mem`` files this module reads with ``$readmemh``; return their paths."""

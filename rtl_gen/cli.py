@@ -6,9 +6,9 @@ block configuration of the catalog (``streamqnn list`` shows them all).
 
 ``generate TOP``  write the RTL (one module per block, the top, .mem files, manifest)
 ``sim TOP``       generate, then simulate against the reference model and print frames
-                  passed, cycles per frame measured against the cycle model, latency and
-                  simulator speed; a mismatch names the first differing layer boundary
-``estimate TOP``  the folding and cycle model per layer (no RTL written)
+                  passed, cycles per frame and first-frame latency measured against the
+                  models, simulator speed; a mismatch names the first differing layer boundary
+``estimate TOP``  the folding, cycle model and first-frame latency (no RTL written)
 """
 
 import argparse
@@ -111,7 +111,8 @@ def cmd_generate(args):
     if network(args.top, args.seed) is not None:
         cn = compile_top(args.top, args)
         print(f"top module {cn.name}: {cn.folder / (cn.name + '.v')}; frame interval "
-              f"{cn.cycles_per_frame():,} cycles (model)")
+              f"{cn.cycles_per_frame():,} cycles, first-frame latency "
+              f"{cn.latency_cycles():,} cycles (model)")
         return 0
     blk = blocks().get(args.top)
     if blk is None:
@@ -125,6 +126,7 @@ def cmd_generate(args):
 def cmd_estimate(args):
     from rtl_gen.compiler.compile import plan
     from rtl_gen.compiler.folding import report
+    from rtl_gen.compiler.latency import pipeline_timing
 
     net = network(args.top, args.seed)
     if net is None:
@@ -133,20 +135,22 @@ def cmd_estimate(args):
     t0 = time.time()
     _, folds, pipe = plan(net, _folding(args), target)
     print(report(folds, target))
+    timing = pipeline_timing(pipe)
+    print(f"first-frame latency {timing.latency:,} cycles (model: the pipeline's fill)")
     print(f"{len(pipe.blocks)} blocks; planned in {time.time() - t0:.1f} s")
     for layer, (fifo, analysis) in pipe.skip_fifos.items():
         print("skip FIFO " + analysis.explain())
     return 0
 
 
-def _summary(res, model, frames, sim, wall):
+def _summary(res, model, latency, frames, sim, wall):
     ends = res.frame_intervals("m_axis") if len(res.frame_ends("m_axis")) >= 2 else []
     print(f"PASS: {frames} of {frames} frames bit-exact on {sim}")
     if ends:
         worst = max(abs(e - model) for e in ends) / model * 100
         print(f"  cycles per frame: {ends} measured, {model} model "
               f"({worst:.2f} % off)")
-    print(f"  first-frame latency: {res.latency()} cycles")
+    print(f"  first-frame latency: {res.latency()} cycles measured, {latency} model")
     speed = res.cycles_per_second
     print(f"  simulator speed: {speed:,.0f} cycles/s ({res.cycles} cycles in "
           f"{res.sim_seconds:.1f} s of simulation; {res.build_seconds:.1f} s building the "
@@ -170,7 +174,8 @@ def cmd_sim(args):
             t0 = time.time()
             res = run_network(cn, args.sim, frames=frames, seed=args.seed, gap=args.pauses,
                               stall=args.pauses, waves=args.waves, label="cli", progress=_say)
-            _summary(res, cn.cycles_per_frame(), frames, args.sim, time.time() - t0)
+            _summary(res, cn.cycles_per_frame(), cn.latency_cycles(), frames, args.sim,
+                     time.time() - t0)
             return 0
         blk = blocks().get(args.top)
         if blk is None:

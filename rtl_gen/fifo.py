@@ -55,6 +55,10 @@ class Fifo(Block):
         """Cycle model: a frame of ``beats`` beats passes in ``beats`` cycles."""
         return beats
 
+    def latency_cycles(self):
+        """The RAM write, then its registered read port."""
+        return self.latency
+
     def model_frame_cycles(self, inputs):
         return [self.cycles_per_frame(len(f)) for f in inputs["s_axis"][1:]]
 

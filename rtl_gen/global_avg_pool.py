@@ -29,6 +29,7 @@ from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.timing import frames_of, streamed
 
 MAX_IN_BITS = 32
 MAX_SUM_BITS = 63    # the model's packing limit per element
@@ -90,6 +91,15 @@ class GlobalAvgPool(Block):
     def latency_cycles(self):
         """All pixels but the last, then the store register and the skid buffer."""
         return (self.pixels - 1) * self.folds + 2
+
+    def beat_times(self, arrivals):
+        """Sum beat g of a frame leaves 2 cycles after the last pixel's group g came in."""
+        taken = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        beats = self.pixels * self.folds
+        frames = frames_of(taken, beats, self.name)
+        need = np.arange(frames)[:, None] * beats + (self.pixels - 1) * self.folds \
+            + np.arange(self.folds)
+        return {"s_axis": taken, "m_axis": streamed(taken, 2, need.ravel())}
 
     def reference(self, inputs):
         out = []

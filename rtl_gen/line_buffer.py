@@ -47,6 +47,7 @@ cycles where ``n0 = min(H, K - P)`` is the number of input rows the first output
 
 from dataclasses import dataclass
 
+import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
 from rtl_gen.block import check_int
@@ -55,6 +56,7 @@ from rtl_gen.lanes import join_lanes
 from rtl_gen.model.formats import ACT_BITS_RANGE
 from rtl_gen.model.layers import check_window, out_size
 from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.timing import chain, frames_of
 
 READ_PIPELINE = 3  # row ready -> address register -> RAM register -> skid output register
 MAX_DIM = 4096
@@ -201,6 +203,23 @@ class WindowGeometry:
 
     def latency_cycles(self):
         return self.first_rows() * self.row_words + READ_PIPELINE
+
+    def window_times(self, offered):
+        """Beat timing (``rtl_gen.timing``): (input words taken, window beats sent) for
+        input words offered at cycles ``offered`` (whole frames). The writer takes a word
+        when it is offered (the ring always holds the rows an output row is waiting for);
+        an output row starts ``READ_PIPELINE + 1`` cycles after the last word of the last
+        input row it reads was taken, and not before the previous output row's last beat
+        has left; its beats then leave one per clock."""
+        offered = np.asarray(offered, dtype=np.int64)
+        frames = frames_of(offered, self.input_beats, self.name)
+        rows_read = np.array([self.row_first(oy) + self.row_need(oy)
+                              for oy in range(self.out_height)], dtype=np.int64)
+        need = (np.arange(frames)[:, None] * self.input_beats
+                + rows_read * self.row_words - 1).ravel()
+        per_row = self.out_width * self.window_beats
+        starts = chain(offered[need] + READ_PIPELINE + 1, per_row)
+        return offered, (starts[:, None] + np.arange(per_row)).ravel()
 
     def as_dict(self):
         d = {"in_shape": [self.height, self.width, self.channels], "kernel": self.kernel,

@@ -18,6 +18,7 @@ cycles per frame. Latency: the core's ``min(H, K - pad) * W*C/lanes + 3`` cycles
 ``(K*K - 1) * C/lanes + 1`` (the first channel group's last tap, then the output register).
 """
 
+import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
 from rtl_gen.block import Block, StreamPort
@@ -26,6 +27,7 @@ from rtl_gen.line_buffer import WindowGeometry, window_core
 from rtl_gen.model.layers import maxpool
 from rtl_gen.model.packing import pack, unpack
 from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.timing import streamed
 
 
 class MaxPool(Block):
@@ -80,6 +82,15 @@ class MaxPool(Block):
     def latency_cycles(self):
         g = self.geo
         return g.latency_cycles() + (g.kernel * g.kernel - 1) * g.groups + 1
+
+    def beat_times(self, arrivals):
+        """Window beats from the core; the maximum of (pixel, group g) leaves one cycle
+        after the window's last tap of group g."""
+        g = self.geo
+        taken, windows = g.window_times(arrivals["s_axis"])
+        last_taps = np.arange(len(windows) // g.window_beats)[:, None] * g.window_beats \
+            + (g.kernel * g.kernel - 1) * g.groups + np.arange(g.groups)
+        return {"s_axis": taken, "m_axis": streamed(windows, 1, last_taps.ravel())}
 
     def hdl(self, clk, rst, s_axis, m_axis):
         return maxpool_unit(clk, rst, s_axis, m_axis, self.geo)

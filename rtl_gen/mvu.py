@@ -36,6 +36,7 @@ from rtl_gen.model.formats import check_act_bits, check_weights, int_array, \
 from rtl_gen.model.layers import conv2d
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.mvu_datapath import mvu_core, mvu_latency
+from rtl_gen.timing import chain, frames_of
 from rtl_gen.mvu_weights import datapath_kind, dot_range, max_nonzero_lanes, product_range, \
     rom_image, window_matrix
 
@@ -120,6 +121,19 @@ class MVU(Block):
 
     def latency_cycles(self):
         return mvu_latency(self.sf, self.simd, self.datapath)
+
+    def beat_times(self, arrivals):
+        """One (nf, sf) step per clock, nf outer: the SF steps of nf = 0 take the input
+        beats (each when offered), the (NF-1)*SF steps after them re-read the buffer; output
+        beat nf of a pixel leaves ``latency - SF + 1`` cycles after its step sf = SF-1."""
+        sf, nf = self.sf, self.nf
+        offered = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        frames_of(offered, self.pixels * sf, self.name)
+        gaps = np.ones(len(offered), dtype=np.int64)
+        gaps[::sf] = (nf - 1) * sf + 1          # a pixel's first step after the last's NF*SF
+        taken = chain(offered, gaps)
+        ends = taken[sf - 1::sf, None] + np.arange(nf) * sf
+        return {"s_axis": taken, "m_axis": (ends + self.latency_cycles() - sf + 1).ravel()}
 
     # --- weights -------------------------------------------------------------------------
     def matrix(self):

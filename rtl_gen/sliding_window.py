@@ -87,6 +87,10 @@ class SlidingWindow(Block):
     def latency_cycles(self):
         return self.geo.latency_cycles()
 
+    def beat_times(self, arrivals):
+        taken, windows = self.geo.window_times(arrivals["s_axis"])
+        return {"s_axis": taken, "m_axis": windows}
+
     def hdl(self, clk, rst, s_axis, m_axis):
         return window_core(clk, rst, s_axis, m_axis, self.geo)
 

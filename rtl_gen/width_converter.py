@@ -33,6 +33,7 @@ from myhdl import Signal, always_comb, always_seq, block, intbv
 from rtl_gen.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.model.packing import pack, unpack, value_range
+from rtl_gen.timing import frames_of, streamed
 
 MAX_BITS = 63        # the model's packing limit per element
 MAX_WIDTH = 4096     # bits per beat
@@ -87,6 +88,14 @@ class WidthConverter(Block):
     def latency_cycles(self):
         """Input beats needed before the first output beat is complete."""
         return -(-self.out_lanes // self.in_lanes)
+
+    def beat_times(self, arrivals):
+        """Output beat j leaves one cycle after the input beat holding its last element."""
+        taken = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        frames = frames_of(taken, self.frame_elems // self.in_lanes, self.name)
+        j = np.arange(frames * self.frame_elems // self.out_lanes, dtype=np.int64)
+        need = ((j + 1) * self.out_lanes - 1) // self.in_lanes
+        return {"s_axis": taken, "m_axis": streamed(taken, 1, need)}
 
     def reference(self, inputs):
         out = []

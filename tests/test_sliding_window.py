@@ -60,8 +60,8 @@ def windows(geo, x):
 def stream_run(blk, inputs, outputs, gap=0.0, stall=0.0, seed=0, max_cycles=None):
     """Simulate ``blk.hdl`` with MyHDL: ``inputs``/``outputs`` are frames of beats for
     ``s_axis``/``m_axis``. Checks every beat and tlast (AssertionError on a mismatch or a
-    stall) and returns the cycles of the first input beat, first output beat and every
-    output tlast."""
+    stall) and returns the cycles of the first input beat, first output beat, every
+    output tlast and every input and output transfer."""
     src = [(b, i == len(f) - 1) for f in inputs for i, b in enumerate(f)]
     want = [(b, i == len(f) - 1) for f in outputs for i, b in enumerate(f)]
     cycles = len(inputs) * blk.cycles_per_frame() + blk.latency_cycles()
@@ -71,7 +71,8 @@ def stream_run(blk, inputs, outputs, gap=0.0, stall=0.0, seed=0, max_cycles=None
     s = Stream(blk.port("s_axis").width)
     m = Stream(blk.port("m_axis").width)
     rng = random.Random(seed)
-    res = {"first_in": None, "first_out": None, "lasts": [], "error": None}
+    res = {"first_in": None, "first_out": None, "lasts": [], "error": None, "ins": [],
+           "outs": []}
 
     @block
     def bench():
@@ -99,10 +100,12 @@ def stream_run(blk, inputs, outputs, gap=0.0, stall=0.0, seed=0, max_cycles=None
                 cycle += 1
                 if s.tvalid and s.tready:
                     res["first_in"] = res["first_in"] or cycle
+                    res["ins"].append(cycle)
                     taken += 1
                     holding = False
                 if m.tvalid and m.tready:
                     res["first_out"] = res["first_out"] or cycle
+                    res["outs"].append(cycle)
                     got = (int(m.tdata), bool(m.tlast))
                     if seen >= len(want) or got != want[seen]:
                         res["error"] = (f"{blk.name}: beat {seen}: got {got}, expected "
@@ -125,8 +128,20 @@ def stream_run(blk, inputs, outputs, gap=0.0, stall=0.0, seed=0, max_cycles=None
     return res
 
 
+def check_beat_times(blk, res):
+    """Every output beat of a ``stream_run`` without backpressure left when the block's
+    beat timing (``beat_times``) says, for the input beats as they were taken."""
+    want = blk.beat_times({"s_axis": np.array(res["ins"])})["m_axis"]
+    got = np.array(res["outs"])
+    bad = np.flatnonzero(got != want)
+    assert not len(bad), (f"{blk.name}: output beat {bad[0]} of {len(got)} at cycle "
+                          f"{got[bad[0]]}, beat timing says {want[bad[0]]}")
+
+
 def check_stream_timing(blk, res):
-    """Frame intervals and latency of a pause-free ``stream_run`` against the block's model."""
+    """Frame intervals and latency of a pause-free ``stream_run`` against the block's
+    model, and every beat against its beat timing."""
+    check_beat_times(blk, res)
     ends = res["lasts"]
     got = [b - a for a, b in zip(ends, ends[1:])]
     assert got and all(g == blk.cycles_per_frame() for g in got), \
@@ -197,7 +212,9 @@ def sweep(blks, seed):
         ins, outs = model_frames(blk, xs)
         check_stream_timing(blk, stream_run(blk, ins, outs))
         gap, stall = [(0.3, 0.3), (0.05, 0.8), (0.7, 0.0)][i % 3]
-        stream_run(blk, ins, outs, gap=gap, stall=stall, seed=seed + i)
+        res = stream_run(blk, ins, outs, gap=gap, stall=stall, seed=seed + i)
+        if not stall:
+            check_beat_times(blk, res)
 
 
 # --- Verilog on both simulators ----------------------------------------------------------

@@ -3,7 +3,10 @@
 Tensors in, tensors out: ``check_block`` packs per-frame tensors into beats with each
 port's lanes and bits (DESIGN.md section 3), simulates with random input gaps and
 random backpressure, then once with neither and requires every frame interval to equal
-``block.cycles_per_frame()`` and the latency to equal ``block.latency_cycles()``.
+``block.cycles_per_frame()`` and the latency to equal ``block.latency_cycles()``. In that
+run and in one more with random input gaps only, the cycle of every output beat must equal
+``block.beat_times`` (the beat timing the pipeline latency model is built from) for the
+input beats as they were taken.
 """
 
 import numpy as np
@@ -12,6 +15,7 @@ from rtl_gen.model.packing import pack
 from verif.harness import simulate
 
 PAUSE_PATTERNS = ((0.3, 0.3), (0.05, 0.8))
+TIMING_GAP = 0.4  # input gaps of the beat-timing run (no backpressure)
 
 
 def pack_frames(port, tensors):
@@ -35,11 +39,32 @@ def assert_reaches(tensors, lo, hi, what="accumulator"):
         f"test vectors reach {what} range [{flat.min()}, {flat.max()}], not [{lo}, {hi}]"
 
 
+def assert_beat_times(block, res):
+    """Every output beat of ``res`` (recorded with ``record_beats``) left at the cycle
+    ``block.beat_times`` predicts from the cycles its input beats were taken."""
+    ins = {p.name: np.array(res.beat_cycles(p.name)) for p in block.ports()
+           if p.direction == "in" and p.name in res.ports}
+    want = block.beat_times(ins)
+    for p in block.ports():
+        if p.direction != "out" or p.name not in res.ports:
+            continue
+        got = np.array(res.beat_cycles(p.name))
+        exp = want[p.name]
+        assert len(got) == len(exp), \
+            f"{block.name}: {p.name} moved {len(got)} beats, beat model has {len(exp)}"
+        bad = np.flatnonzero(got != exp)
+        assert not len(bad), (
+            f"{block.name}: {p.name} beat {bad[0]} of {len(got)} left at cycle {got[bad[0]]}, "
+            f"beat timing model says {exp[bad[0]]} ({len(bad)} beats differ)")
+
+
 def check_block(block, sim, inputs, outputs, seed=0, pauses=PAUSE_PATTERNS, timing=True,
                 stall_limit=None):
     """Simulate ``block`` on ``sim``: inputs/outputs map port names to lists of frame
     tensors. Runs each (gap, stall) pattern of ``pauses``, then (``timing``) a run with
-    no pauses that must match the cycle model exactly. Returns the timing result."""
+    no pauses that must match the cycle model exactly and one with input gaps only; in
+    both, every output beat must leave when ``block.beat_times`` says. Returns the
+    pause-free run's result."""
     ins = {p: pack_frames(block.port(p), ts) for p, ts in inputs.items()}
     outs = {p: pack_frames(block.port(p), ts) for p, ts in outputs.items()}
     for i, (gap, stall) in enumerate(pauses):
@@ -47,7 +72,12 @@ def check_block(block, sim, inputs, outputs, seed=0, pauses=PAUSE_PATTERNS, timi
                  stall_limit=stall_limit, label=f"pauses{i}")
     if not timing:
         return None
-    res = simulate(block, sim, ins, outs, seed=seed, stall_limit=stall_limit, label="timing")
+    gaps = simulate(block, sim, ins, outs, gap=TIMING_GAP, seed=seed + 7,
+                    stall_limit=stall_limit, label="beats", record_beats=True)
+    assert_beat_times(block, gaps)
+    res = simulate(block, sim, ins, outs, seed=seed, stall_limit=stall_limit, label="timing",
+                   record_beats=True)
+    assert_beat_times(block, res)
     # Every output port (a fork has two) must keep the cycle model and the latency.
     out_ports = [p.name for p in block.ports() if p.direction == "out" and p.name in outs]
     in_port = next(p.name for p in block.ports() if p.direction == "in")

@@ -102,6 +102,7 @@ class SimResult:
     waves: Path = None
     sim_seconds: float = None   # wall time of the simulation itself (build excluded)
     build_seconds: float = 0.0  # 0 when the model came from the cache
+    probe_first: dict = None    # probe prefix -> cycle of its stream's first transfer
 
     @property
     def cycles_per_second(self):
@@ -121,13 +122,17 @@ class SimResult:
         ends = self.frame_ends(port)
         return [b - a for a, b in zip(ends, ends[1:])]
 
+    def beat_cycles(self, port):
+        """Cycle of every transfer on ``port`` (runs with ``record_beats`` only)."""
+        return self.ports[port]["cycles"]
+
     def latency(self, in_port="s_axis", out_port="m_axis"):
         """Cycles from the first input transfer to the first output transfer."""
         return self.ports[out_port]["first"] - self.ports[in_port]["first"]
 
 
 def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limit=None,
-             waves=False, rtl=None, label="run", probes=(), progress=None):
+             waves=False, rtl=None, label="run", probes=(), progress=None, record_beats=False):
     """Run ``block`` on ``sim`` with frames ``inputs`` and check against ``outputs``.
 
     ``inputs``/``outputs`` map port names to lists of frames (lists of int beats).
@@ -138,6 +143,7 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
     ``_tdata``), ``label``, ``lanes``, ``bits``, ``signed``, ``shape``, ``axes`` and
     ``frames`` (golden beats): the first difference on any of them is reported with its
     coordinates. ``progress`` (a callable) receives a line each time a frame passes.
+    ``record_beats`` keeps the cycle of every port transfer (``SimResult.beat_cycles``).
     """
     from cocotb_tools.runner import get_runner
 
@@ -164,6 +170,7 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
                            gap=per_port(gap, n)) for n, frames in inputs.items()},
         "outputs": {n: dict(block.port(n).as_dict(), frames=[[int(b) for b in fr] for fr in frames],
                             stall=per_port(stall, n)) for n, frames in outputs.items()},
+        "record_beats": bool(record_beats),
         "probes": [dict(p, frames=[[int(b) for b in fr] for fr in p["frames"]]) for p in probes],
     }
     cfg_path = run_dir / "tb_config.json"
@@ -203,7 +210,8 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
             sorted(build_dir.glob("*.fst"))
         wave = cands[0] if cands else None
     return SimResult(block.name, sim, report["cycles"], report["ports"], run_dir, wave,
-                     _test_seconds(run_dir / "results.xml"), build_seconds)
+                     _test_seconds(run_dir / "results.xml"), build_seconds,
+                     report.get("probes", {}))
 
 
 def _test_seconds(results_xml):

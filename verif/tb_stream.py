@@ -8,8 +8,9 @@ and the path of a JSON report.
 
 Stimulus and checking use cocotbext-axi sources and sinks (``byte_size`` = the whole
 ``tdata`` so that one list element is one beat). One monitor records, per port, the
-clock cycle of every first beat and every ``tlast`` transfer; the harness derives
-frame interval and latency from it. The watchdog fails the test, naming the block and
+clock cycle of every first beat and every ``tlast`` transfer (with ``record_beats``, of
+every transfer); the harness derives frame interval and latency from it. Each probe
+records the cycle of its stream's first transfer. The watchdog fails the test, naming the block and
 what was still missing, when no beat moves on any output for ``stall_limit`` cycles.
 """
 
@@ -56,7 +57,8 @@ def _lane_diff(exp, got, port):
 class Monitor:
     """Per-port transfer counts and the cycles of first beats and tlasts."""
 
-    def __init__(self, dut, names):
+    def __init__(self, dut, names, record_beats=False):
+        self.record_beats = record_beats
         self.cycle = 0
         self.last_output_cycle = 0
         self.ports = {}
@@ -66,7 +68,7 @@ class Monitor:
                 "valid": getattr(dut, f"{name}_tvalid"),
                 "ready": getattr(dut, f"{name}_tready"),
                 "last": getattr(dut, f"{name}_tlast"),
-                "beats": 0, "first": None, "lasts": [],
+                "beats": 0, "first": None, "lasts": [], "cycles": [],
             }
 
     async def run(self, clk):
@@ -78,14 +80,17 @@ class Monitor:
                     if p["first"] is None:
                         p["first"] = self.cycle
                     p["beats"] += 1
+                    if self.record_beats:
+                        p["cycles"].append(self.cycle)
                     if _is_high(p["last"]):
                         p["lasts"].append(self.cycle)
                     if p["direction"] == "out":
                         self.last_output_cycle = self.cycle
 
     def summary(self):
-        return {n: {k: p[k] for k in ("direction", "beats", "first", "lasts")}
-                for n, p in self.ports.items()}
+        keys = ("direction", "beats", "first", "lasts") + (("cycles",) if self.record_beats
+                                                           else ())
+        return {n: {k: p[k] for k in keys} for n, p in self.ports.items()}
 
 
 class Probe:
@@ -101,11 +106,14 @@ class Probe:
         self.frame_len = len(spec["frames"][0]) if spec["frames"] else 0
         self.count = 0
         self.first_error = None
+        self.first_cycle = None
 
-    def sample(self):
+    def sample(self, cycle):
         if self.count >= len(self.expected) or self.first_error is not None:
             return
         if _is_high(self.valid) and _is_high(self.ready):
+            if self.first_cycle is None:
+                self.first_cycle = cycle
             try:
                 got = int(self.data.value)
             except ValueError:
@@ -178,7 +186,7 @@ async def stream_test(dut):
     seed = int(cfg.get("seed", 0))
     report = {"block": block, "ok": False, "message": ""}
     monitor = Monitor(dut, [(n, "in") for n in cfg["inputs"]] +
-                      [(n, "out") for n in cfg["outputs"]])
+                      [(n, "out") for n in cfg["outputs"]], bool(cfg.get("record_beats")))
 
     dut.rst.value = 1
     cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
@@ -206,7 +214,7 @@ async def stream_test(dut):
         while True:
             await RisingEdge(dut.clk)
             for p in probes:
-                p.sample()
+                p.sample(monitor.cycle)
 
     def first_probe_error():
         for p in probes:  # listed in pipeline order: the earliest boundary first
@@ -265,6 +273,7 @@ async def stream_test(dut):
         raise
     finally:
         report["ports"] = monitor.summary()
+        report["probes"] = {p.spec["prefix"]: p.first_cycle for p in probes}
         report["cycles"] = monitor.cycle
         with open(cfg["report"], "w") as fh:
             json.dump(report, fh)

@@ -3,7 +3,8 @@
 ``compile_network(net, folder, folding=None, target_cycles=None)`` checks the spec,
 folds it, builds the pipeline (``rtl_gen.compiler.pipeline``), writes every block's
 module and ``.mem`` files and the top module ``<network name>.v``, plus
-``manifest.json`` (blocks, folding, cycle model, skip-FIFO analysis). Every error in
+``manifest.json`` (blocks, folding, cycle model, first-frame latency model, skip-FIFO
+analysis). Every error in
 the spec or the folding is raised as a QNNError before any file is written.
 """
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from rtl_gen.block import StreamPort, check_module_name, copy_rtl, generate_cached
 from rtl_gen.compiler.folding import fold_network, frame_interval, report
+from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.pipeline import build_pipeline, without_forks
 from rtl_gen.compiler.toplevel import write_top
 
@@ -30,6 +32,7 @@ class CompiledNetwork:
     folder: Path
     files: list = field(default_factory=list)
     gen_seconds: float = 0.0
+    _timing: object = field(default=None, repr=False)
 
     kind = "network"
 
@@ -46,6 +49,16 @@ class CompiledNetwork:
 
     def cycles_per_frame(self):
         return frame_interval(self.folds)
+
+    def timing(self):
+        """The first-frame beat timing model (``rtl_gen.compiler.latency``), computed once."""
+        if self._timing is None:
+            self._timing = pipeline_timing(self.pipeline)
+        return self._timing
+
+    def latency_cycles(self):
+        """First-frame latency by the model: first input beat to first output beat."""
+        return self.timing().latency
 
     @property
     def verilog(self):
@@ -97,6 +110,8 @@ def manifest(cn):
     return {
         "top": cn.name,
         "interval_cycles": cn.cycles_per_frame(),
+        "first_frame_latency_cycles": cn.latency_cycles(),
+        "first_beat_cycles": {k: v[0] for k, v in cn.timing().per_block().items()},
         "folding": {k: f.as_dict() for k, f in cn.folds.items()},
         "blocks": [{"module": b.name, "kind": b.kind, "layer": p.layer_of[b.name],
                     "params": b.params()} for b in p.blocks],
