@@ -8,7 +8,12 @@ block configuration of the catalog (``streamqnn list`` shows them all).
 ``sim TOP``       generate, then simulate against the reference model and print frames
                   passed, cycles per frame and first-frame latency measured against the
                   models, simulator speed; a mismatch names the first differing layer boundary
-``estimate TOP``  the folding, cycle model and first-frame latency (no RTL written)
+``estimate TOP``  the folding, cycle model, first-frame latency and resource estimate
+                  (no RTL written)
+
+Folding: ``--target N`` (cycles per frame; each named design has a default), ``--budget``
+(a device or lut=N,ff=N,bram=N: the fastest folding whose estimate fits) and ``--fold
+LAYER=SIMD,PE`` / ``--fold LAYER=LANES`` for single layers.
 """
 
 import argparse
@@ -77,16 +82,37 @@ def _folding(args):
     return out
 
 
+def _plan(args, net):
+    """(net, folds, pipeline): folded for --budget, or for --target (a design's default
+    target when neither is given)."""
+    from rtl_gen.compiler.budget import fold_for_budget, parse_budget
+    from rtl_gen.compiler.compile import plan
+
+    if getattr(args, "budget", None):
+        if args.target:
+            raise QNNError(net.name, "both --target and --budget given",
+                           "one of them: a frame interval or a resource budget")
+        budget = parse_budget(args.budget)
+        _say(f"planning {net.name}: the fastest folding within {budget.describe()} "
+             f"({args.budget_fraction:.0%} of it) ...")
+        planned, est, target = fold_for_budget(net, budget, _folding(args),
+                                               args.budget_fraction, progress=_say)
+        _say(f"chosen: target {target:,} cycles per frame; estimate LUT {est.lut:,.0f}, "
+             f"FF {est.ff:,.0f}, BRAM36 {est.bram36:g}")
+        return planned
+    target = _target(args, net)
+    _say(f"planning {net.name}: folding for {target or 'no'} target cycles per frame ...")
+    return plan(net, _folding(args), target)
+
+
 def compile_top(top, args):
     """(CompiledNetwork) with progress; lint included."""
-    from rtl_gen.compiler.compile import compile_network, plan
+    from rtl_gen.compiler.compile import compile_network
     from verif.harness import BUILD as HBUILD
     from verif.lint import lint
 
     net = network(top, args.seed)
-    target = _target(args, net)
-    _say(f"planning {net.name}: folding for {target or 'no'} target cycles per frame ...")
-    planned = plan(net, _folding(args), target)
+    planned = _plan(args, net)
     out = Path(args.out) if getattr(args, "out", None) else BUILD / "designs" / net.name
     t0 = time.time()
     cn = compile_network(net, out, plan_=planned, progress=_say, cache=HBUILD / "rtl",
@@ -124,17 +150,19 @@ def cmd_generate(args):
 
 
 def cmd_estimate(args):
-    from rtl_gen.compiler.compile import plan
     from rtl_gen.compiler.folding import report
     from rtl_gen.compiler.latency import pipeline_timing
+    from rtl_gen.compiler.resources import pipeline_estimate
 
     net = network(args.top, args.seed)
     if net is None:
         raise unknown(args.top)
-    target = _target(args, net)
     t0 = time.time()
-    _, folds, pipe = plan(net, _folding(args), target)
-    print(report(folds, target))
+    _, folds, pipe = _plan(args, net)
+    print(report(folds, None if args.budget else _target(args, net)))
+    est, _ = pipeline_estimate(pipe)
+    print(f"resources (analytic estimate): LUT {est.lut:,.0f}, FF {est.ff:,.0f}, "
+          f"BRAM36 {est.bram36:g}")
     timing = pipeline_timing(pipe)
     print(f"first-frame latency {timing.latency:,} cycles (model: the pipeline's fill)")
     print(f"{len(pipe.blocks)} blocks; planned in {time.time() - t0:.1f} s")
@@ -211,6 +239,11 @@ def main(argv=None):
                        "automatic folding")
         p.add_argument("--fold", action="append", metavar="LAYER=SIMD,PE",
                        help="fix a layer's folding (repeatable)")
+        p.add_argument("--budget", metavar="DEVICE|lut=N,ff=N,bram=N",
+                       help="fold for the fastest interval whose estimate fits this budget "
+                       "(devices: xc7z020, xc7z045, xczu9eg, xcku115, xcvu9p)")
+        p.add_argument("--budget-fraction", type=float, default=1.0, metavar="F",
+                       help="use at most this share of the budget (default 1.0)")
         p.add_argument("--seed", type=int, default=1, help="weights/inputs seed")
 
     g = sub.add_parser("generate", help="write a design's RTL")

