@@ -135,19 +135,22 @@ class _Builder:
         return self.thresh(f"{prefix}_act2", s)
 
 
-def resnet_block(seed=0, size=16, channels=16):
-    b = _Builder("resnet_block", (size, size, channels), ACT_BITS, seed)
-    b.basic_block("b1", INPUT, channels)
+def _single_block(name, seed, size, channels, stride):
+    """One basic block on a size x size x channels input (stride 2: twice the channels)."""
+    b = _Builder(name, (size, size, channels), ACT_BITS, seed)
+    b.basic_block("b1", INPUT, stride * channels, stride=stride)
     return calibrate(b.net, seed)
+
+
+def resnet_block(seed=0, size=16, channels=16):
+    return _single_block("resnet_block", seed, size, channels, 1)
 
 
 def resnet_block_down(seed=0, size=16, channels=16):
-    b = _Builder("resnet_block_down", (size, size, channels), ACT_BITS, seed)
-    b.basic_block("b1", INPUT, 2 * channels, stride=2)
-    return calibrate(b.net, seed)
+    return _single_block("resnet_block_down", seed, size, channels, 2)
 
 
-def _classifier(b, src, classes, size_hw):
+def _classifier(b, src, classes):
     g = b.gap("gap", src)
     d = b.dense("fc", g, classes, b.channels[src], fmt="int8")
     b.argmax("argmax", d)
@@ -160,7 +163,7 @@ def tiny_resnet(seed=0, size=32, classes=10):
     x = b.basic_block("s1b1", x, 16)
     x = b.basic_block("s2b1", x, 32, stride=2)
     x = b.basic_block("s3b1", x, 64, stride=2)
-    _classifier(b, x, classes, None)
+    _classifier(b, x, classes)
     return calibrate(b.net, seed, samples=2)
 
 
@@ -173,7 +176,7 @@ def resnet18(seed=0, size=224, classes=1000):
         for blk in (1, 2):
             stride = 2 if (stage > 1 and blk == 1) else 1
             x = b.basic_block(f"s{stage}b{blk}", x, out, stride)
-    _classifier(b, x, classes, None)
+    _classifier(b, x, classes)
     return calibrate(b.net, seed, samples=1)
 
 
