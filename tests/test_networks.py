@@ -85,6 +85,17 @@ def test_skip_fifo_depth_by_analysis():
 
 
 @pytest.mark.nightly
+def test_resnet18_one_frame_nightly():
+    """ResNet-18 at ImageNet shapes (the paper's ~1.85 M cycles per frame): one whole
+    224x224 frame, bit-exact at the output, first-frame latency as the model says. Internal
+    streams are not probed (a Python probe per stream per cycle would dominate the run)."""
+    cn = compiled("resnet18")
+    res = run_network(cn, "verilator", frames=1, seed=8, label="nightly", watch=False)
+    assert res.latency() == cn.latency_cycles(), \
+        f"resnet18: first-frame latency {res.latency()} cycles, model {cn.latency_cycles()}"
+
+
+@pytest.mark.nightly
 @pytest.mark.parametrize("name", ["resnet_block", "resnet_block_down", "tiny_resnet"])
 def test_networks_under_backpressure_nightly(name):
     cn = compiled(name)
