@@ -76,17 +76,7 @@ def rom_case(clk, en, addr, dout, image):
     cases = "\n".join(f"        {i}: {qname} <= {width}'h{w:x};"
                       for i, w in enumerate(contents[:-1]))
     last = f"{width}'h{contents[-1]:x}"
-
-    @always(clk.posedge)
-    def rom_read():  # stands in for the Verilog below; never converted
-        if en:
-            dout.next = contents[int(addr)]
-
-    dout.driven = "wire"
-    clk.read = True
-    en.read = True
-    addr.read = True
-    return rom_read
+    return _rom_stand_in(clk, en, addr, dout, contents, "wire")
 
 
 rom_case.verilog_code = """
@@ -106,18 +96,7 @@ assign $dout = $qname;
 @block
 def rom_file(clk, en, addr, dout, depth, width, mem_file, prefix):
     """``$readmemh`` ROM (user-defined Verilog; MyHDL only sees the port directions)."""
-    contents = [0] * depth
-
-    @always(clk.posedge)
-    def rom_read():  # stands in for the Verilog below; never converted
-        if en:
-            dout.next = contents[int(addr)]
-
-    dout.driven = "reg"
-    clk.read = True
-    en.read = True
-    addr.read = True
-    return rom_read
+    return _rom_stand_in(clk, en, addr, dout, [0] * depth, "reg")
 
 
 rom_file.verilog_code = """
@@ -129,3 +108,24 @@ always @(posedge $clk) begin
     end
 end
 """
+
+
+@block
+def _rom_stand_in(clk, en, addr, dout, contents, driven):
+    """What MyHDL sees of a user-defined ROM block (``rom_case``, ``rom_file``): a
+    registered read of ``contents``, and the port marks without which MyHDL would turn
+    every port of user-defined Verilog into an input (TOOL-NOTES.md): ``dout`` driven
+    (``driven``: "wire" or "reg", as the template declares it), the others read. The
+    caller's ``verilog_code`` replaces it in the Verilog, so it is never converted; call
+    it after every local the template names is set (MyHDL takes the caller's names when
+    this block is instantiated)."""
+    @always(clk.posedge)
+    def rom_read():
+        if en:
+            dout.next = contents[int(addr)]
+
+    dout.driven = driven
+    clk.read = True
+    en.read = True
+    addr.read = True
+    return rom_read
