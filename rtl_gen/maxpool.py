@@ -21,67 +21,36 @@ cycles per frame. Latency: the core's ``min(H, K - pad) * W*C/lanes + 3`` cycles
 import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
-from rtl_gen.block import Block, StreamPort
 from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
-from rtl_gen.line_buffer import WindowGeometry, window_core
+from rtl_gen.line_buffer import window_core
 from rtl_gen.model.layers import maxpool
-from rtl_gen.model.packing import pack, unpack
 from rtl_gen.stream import Stream, skid_buffer
 from rtl_gen.timing import streamed
+from rtl_gen.window_block import WindowBlock
 
 
-class MaxPool(Block):
+class MaxPool(WindowBlock):
     """``MaxPool("l04_pool", in_shape=(H, W, C), kernel=3, stride=2, pad=1, bits=2,
     lanes=C)``."""
 
     kind = "maxpool"
 
     def __init__(self, name, in_shape, kernel, stride, pad=0, bits=8, lanes=1):
-        super().__init__(name)
-        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes)
-
-    @property
-    def in_shape(self):
-        g = self.geo
-        return (g.height, g.width, g.channels)
+        super().__init__(name, in_shape, kernel, stride, pad, bits, lanes)
 
     @property
     def out_shape(self):
         g = self.geo
         return (g.out_height, g.out_width, g.channels)
 
-    def ports(self):
-        g = self.geo
-        return [StreamPort("s_axis", "in", g.lanes, g.bits),
-                StreamPort("m_axis", "out", g.lanes, g.bits)]
-
-    def params(self):
-        return self.geo.as_dict()
-
     def model(self, x):
         """The reference output tensor (Ho, Wo, C) of one input tensor (H, W, C)."""
         g = self.geo
         return maxpool(x, g.kernel, g.stride, g.pad, name=self.name)
 
-    def reference(self, inputs):
-        g = self.geo
-        frames = []
-        for beats in inputs["s_axis"]:
-            x = unpack(beats, self.in_shape, g.lanes, g.bits, name=self.name)
-            frames.append(pack(self.model(x), g.lanes, g.bits, name=self.name))
-        return {"m_axis": frames}
-
-    def random_inputs(self, rng, frames):
-        g = self.geo
-        return {"s_axis": [pack(rng.integers(0, 1 << g.bits, self.in_shape), g.lanes, g.bits)
-                           for _ in range(frames)]}
-
-    def cycles_per_frame(self):
-        return self.geo.cycles_per_frame()
-
     def latency_cycles(self):
         g = self.geo
-        return g.latency_cycles() + (g.kernel * g.kernel - 1) * g.groups + 1
+        return super().latency_cycles() + (g.kernel * g.kernel - 1) * g.groups + 1
 
     def beat_times(self, arrivals):
         """Window beats from the core; the maximum of (pixel, group g) leaves one cycle

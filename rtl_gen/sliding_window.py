@@ -24,29 +24,17 @@ the first input beat to the first output beat. Storage: a ring of
 
 import numpy as np
 
-from rtl_gen.block import Block, StreamPort
-from rtl_gen.line_buffer import WindowGeometry, window_core
+from rtl_gen.line_buffer import window_core
 from rtl_gen.model.layers import im2col
-from rtl_gen.model.packing import pack, unpack
+from rtl_gen.window_block import WindowBlock
 
 
-class SlidingWindow(Block):
+class SlidingWindow(WindowBlock):
     """``SlidingWindow("l01_swu", in_shape=(H, W, C), kernel=3, stride=1, pad=1, bits=4,
     lanes=C, out_lanes=None)``; ``out_lanes`` None means ``lanes``, otherwise it must be
     ``lanes`` or (with ``lanes == C``) m*C for some m > 1 dividing K."""
 
     kind = "sliding_window"
-
-    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1,
-                 out_lanes=None):
-        super().__init__(name)
-        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes,
-                                          out_lanes)
-
-    @property
-    def in_shape(self):
-        g = self.geo
-        return (g.height, g.width, g.channels)
 
     @property
     def out_shape(self):
@@ -54,38 +42,10 @@ class SlidingWindow(Block):
         g = self.geo
         return (g.out_height, g.out_width, g.kernel, g.kernel, g.channels)
 
-    def ports(self):
-        g = self.geo
-        return [StreamPort("s_axis", "in", g.lanes, g.bits),
-                StreamPort("m_axis", "out", g.out_lanes, g.bits)]
-
-    def params(self):
-        return self.geo.as_dict()
-
     def model(self, x):
         """The reference output tensor (Ho, Wo, K, K, C) of one input tensor (H, W, C)."""
         g = self.geo
         return np.array(im2col(x, g.kernel, g.stride, g.pad, name=self.name), dtype=np.int64)
-
-    def reference(self, inputs):
-        g = self.geo
-        frames = []
-        for beats in inputs["s_axis"]:
-            x = unpack(beats, self.in_shape, g.lanes, g.bits, name=self.name)
-            window = self.model(x).reshape(-1, g.out_lanes)  # out_lanes may exceed C
-            frames.append(pack(window, g.out_lanes, g.bits, name=self.name))
-        return {"m_axis": frames}
-
-    def random_inputs(self, rng, frames):
-        g = self.geo
-        return {"s_axis": [pack(rng.integers(0, 1 << g.bits, self.in_shape), g.lanes, g.bits)
-                           for _ in range(frames)]}
-
-    def cycles_per_frame(self):
-        return self.geo.cycles_per_frame()
-
-    def latency_cycles(self):
-        return self.geo.latency_cycles()
 
     def beat_times(self, arrivals):
         taken, windows = self.geo.window_times(arrivals["s_axis"])

@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from rtl_gen.errors import QNNError
 from rtl_gen.fifo import Fifo
 from rtl_gen.fork import Fork as ForkBlock
-from rtl_gen.maxpool import MaxPool
 from rtl_gen.mvu import MVU
-from rtl_gen.sliding_window import SlidingWindow
+from rtl_gen.window_block import WindowBlock
 
 SLACK_BEATS = 8
 
@@ -58,7 +57,7 @@ class SkipAnalysis:
 
 
 def _geo(blk):
-    return blk.geo if isinstance(blk, (SlidingWindow, MaxPool)) else None
+    return blk.geo if isinstance(blk, WindowBlock) else None
 
 
 def branch_lag(blocks, fork_shape, fork_lanes):

@@ -1,0 +1,64 @@
+"""Base class of the blocks built on the sliding-window core (``rtl_gen.line_buffer``).
+
+The sliding window unit and max pool both take an H x W x C stream of unsigned
+``bits``-bit codes, ``lanes`` per beat, and are configured by one
+:class:`~rtl_gen.line_buffer.WindowGeometry` (``self.geo``). This class carries what
+they share: validation, ports, parameters, the reference over frames, random inputs and
+the core's cycle model. A subclass gives ``model`` (the reference tensor of one frame),
+``out_shape``, ``beat_times`` and ``hdl``, and adds its own latency to the core's.
+"""
+
+import numpy as np
+
+from rtl_gen.block import Block, StreamPort
+from rtl_gen.line_buffer import WindowGeometry
+from rtl_gen.model.packing import pack, unpack
+
+
+class WindowBlock(Block):
+    """A block on the window core: ``s_axis`` ``lanes`` x ``bits`` in, ``m_axis``
+    ``out_lanes`` x ``bits`` out (``out_lanes`` None means ``lanes``)."""
+
+    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1,
+                 out_lanes=None):
+        super().__init__(name)
+        self.geo = WindowGeometry.checked(name, in_shape, kernel, stride, pad, bits, lanes,
+                                          out_lanes)
+
+    @property
+    def in_shape(self):
+        g = self.geo
+        return (g.height, g.width, g.channels)
+
+    def ports(self):
+        g = self.geo
+        return [StreamPort("s_axis", "in", g.lanes, g.bits),
+                StreamPort("m_axis", "out", g.out_lanes, g.bits)]
+
+    def params(self):
+        return self.geo.as_dict()
+
+    def model(self, x):
+        """The reference output tensor of one input tensor (H, W, C)."""
+        raise NotImplementedError
+
+    def reference(self, inputs):
+        g = self.geo
+        frames = []
+        for beats in inputs["s_axis"]:
+            x = unpack(beats, self.in_shape, g.lanes, g.bits, name=self.name)
+            out = np.asarray(self.model(x)).reshape(-1, g.out_lanes)  # out_lanes may exceed C
+            frames.append(pack(out, g.out_lanes, g.bits, name=self.name))
+        return {"m_axis": frames}
+
+    def random_inputs(self, rng, frames):
+        g = self.geo
+        return {"s_axis": [pack(rng.integers(0, 1 << g.bits, self.in_shape), g.lanes, g.bits)
+                           for _ in range(frames)]}
+
+    def cycles_per_frame(self):
+        return self.geo.cycles_per_frame()
+
+    def latency_cycles(self):
+        """The window core's latency (first input beat to first window beat)."""
+        return self.geo.latency_cycles()
