@@ -30,6 +30,7 @@ from rtl_gen.lanes import lane_signal, lane_signals, split_lanes
 from rtl_gen.model.formats import unsigned_bits
 from rtl_gen.model.layers import argmax
 from rtl_gen.model.packing import pack, unpack, value_range
+from rtl_gen.registers import enabled_reg
 from rtl_gen.stream import Stream, skid_buffer
 from rtl_gen.timing import frames_of, streamed
 
@@ -237,11 +238,11 @@ def max_tree(clk, en, vals, out_val, out_idx):
             va, ia = level[-1]
             vo = Signal(va.val)
             if isinstance(ia, int):         # a leaf: its index stays a constant
-                insts.append(hold_node(clk, en, va, vo))
+                insts.append(enabled_reg(clk, en, va, vo))
                 nxt.append((vo, ia))
             else:
                 io = Signal(intbv(0, min=0, max=out_idx.max))
-                insts += [hold_node(clk, en, va, vo), hold_node(clk, en, ia, io)]
+                insts += [enabled_reg(clk, en, va, vo), enabled_reg(clk, en, ia, io)]
                 nxt.append((vo, io))
         level = nxt
     return insts
@@ -260,16 +261,6 @@ def max_node(clk, en, va, ia, vb, ib, vo, io):
                 vo.next = va
                 io.next = ia
     return pick
-
-
-@block
-def hold_node(clk, en, a, q):
-    """q <= a: the odd node out of a tree level."""
-    @always(clk.posedge)
-    def hold():
-        if en:
-            q.next = a
-    return hold
 
 
 def catalog_configs():

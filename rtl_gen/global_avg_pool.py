@@ -20,7 +20,7 @@ Cycle model: H*W*C/lanes cycles per frame (one input beat per clock).
 """
 
 import numpy as np
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always_comb, always_seq, block, intbv
 
 from rtl_gen.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
@@ -28,6 +28,7 @@ from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import pack, unpack, value_range
+from rtl_gen.registers import enabled_reg
 from rtl_gen.stream import Stream, skid_buffer
 from rtl_gen.timing import frames_of, streamed
 
@@ -145,9 +146,9 @@ def axis_channel_sum(clk, rst, s_axis, m_axis, lanes, bits, signed, sum_bits, su
              join_lanes(new, new_word), skid_buffer(clk, rst, to_out, m_axis)]
     for lane in range(lanes):
         insts.append(_accumulate(first, x[lane], old[lane], new[lane]))
-    insts.append(_delay_stage(clk, take, new_word, store[0]))
+    insts.append(enabled_reg(clk, take, new_word, store[0]))
     for i in range(1, folds):
-        insts.append(_delay_stage(clk, take, store[i - 1], store[i]))
+        insts.append(enabled_reg(clk, take, store[i - 1], store[i]))
     out_word = store[0]
 
     @always_comb
@@ -189,16 +190,6 @@ def _accumulate(first, x, old, new):
         else:
             new.next = old + x
     return add_lane
-
-
-@block
-def _delay_stage(clk, en, d, q):
-    """One word of the partial-sum delay line (no reset: it maps to SRLs)."""
-    @always(clk.posedge)
-    def shift_word():
-        if en:
-            q.next = d
-    return shift_word
 
 
 def catalog_configs():
