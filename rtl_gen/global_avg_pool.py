@@ -28,7 +28,7 @@ from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.registers import enabled_reg
+from rtl_gen.registers import enabled_reg, nested_counter
 from rtl_gen.stream import Stream, skid_buffer
 from rtl_gen.timing import frames_of, streamed
 
@@ -166,17 +166,8 @@ def axis_channel_sum(clk, rst, s_axis, m_axis, lanes, bits, signed, sum_bits, su
         if advance:
             out_valid.next = take and last_pixel
             out_last.next = s_axis.tlast
-        if take:
-            if fold == folds - 1:
-                fold.next = 0
-                if pixel == pixels - 1:
-                    pixel.next = 0
-                else:
-                    pixel.next = pixel + 1
-            else:
-                fold.next = fold + 1
 
-    insts += [handshake, control]
+    insts += [handshake, control, nested_counter(clk, rst, take, fold, folds, pixel, pixels)]
     return insts
 
 

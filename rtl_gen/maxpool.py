@@ -19,11 +19,12 @@ cycles per frame. Latency: the core's ``min(H, K - pad) * W*C/lanes + 3`` cycles
 """
 
 import numpy as np
-from myhdl import Signal, always, always_comb, always_seq, block, intbv
+from myhdl import Signal, always, always_comb, block, intbv
 
 from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.line_buffer import window_core
 from rtl_gen.model.layers import maxpool
+from rtl_gen.registers import nested_counter
 from rtl_gen.stream import Stream, skid_buffer
 from rtl_gen.timing import streamed
 from rtl_gen.window_block import WindowBlock
@@ -130,18 +131,7 @@ def max_reducer(clk, rst, s, m, lanes, bits, groups, taps):
             else:
                 store[group].next = best
 
-    @always_seq(clk.posedge, reset=rst)
-    def count():
-        if take:
-            if group == groups - 1:
-                group.next = 0
-                if tap == taps - 1:
-                    tap.next = 0
-                else:
-                    tap.next = tap + 1
-            else:
-                group.next = group + 1
-
+    count = nested_counter(clk, rst, take, group, groups, tap, taps)
     out = skid_buffer(clk, rst, result, m)
     return lanes_hw, read_store, reduce_beat, write_store, count, out
 
