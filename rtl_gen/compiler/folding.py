@@ -90,7 +90,12 @@ def mvu_choices(lay, tin, tout):
 
 
 def _check_user_folds(net, types, user):
-    """Every user-given folding names valid keys and values for its layer."""
+    """Every user-given folding names a layer of ``net`` and valid keys and values for it."""
+    names = {lay.name for lay in net.layers}
+    for name in user:
+        if name not in names:
+            raise QNNError(name, "folding given for a layer that is not in the network",
+                           ", ".join(sorted(names)))
     for lay in net.layers:
         given = user.get(lay.name)
         if given is None:
@@ -184,11 +189,6 @@ def fold_network(net, user=None, target_cycles=None):
     """
     user = dict(user or {})
     types = infer(net)
-    names = {lay.name for lay in net.layers}
-    for name in user:
-        if name not in names:
-            raise QNNError(name, "folding given for a layer that is not in the network",
-                           ", ".join(sorted(names)))
     _check_user_folds(net, types, user)
     if target_cycles:
         target_cycles = max(target_cycles, reachable_interval(net, user))
