@@ -129,20 +129,17 @@ def main(argv=None):
         "run.",
         "",
     ]
-    if "blocks" in sections:
-        text += blocks_section()
-    if "networks" in sections:
-        from verif.bench_networks import networks_section
-        text += networks_section()
-    if "folding" in sections:
-        from verif.bench_networks import folding_section
-        text += folding_section()
-    if "budget" in sections:
-        from verif.bench_networks import budget_section
-        text += budget_section()
+    from verif import bench_networks
+
+    makers = {"blocks": blocks_section, "networks": bench_networks.networks_section,
+              "folding": bench_networks.folding_section,
+              "budget": bench_networks.budget_section}
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(text))
-    print(f"wrote {out}")
+    for name, make in makers.items():
+        if name in sections:
+            text += make()
+            out.write_text("\n".join(text))  # written after every section: a crash keeps
+            print(f"wrote {out} ({name})", flush=True)  # what was measured before it
     return 0
 
 

@@ -14,11 +14,12 @@ import time
 
 from rtl_gen.compiler.budget import fold_for_budget, parse_budget
 from rtl_gen.compiler.compile import compile_network, plan
-from rtl_gen.compiler.folding import auto_fold
+from rtl_gen.compiler.folding import auto_fold, frame_interval
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.pipeline import build_pipeline, without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs import DEFAULT_TARGET, design
+from rtl_gen.errors import QNNError
 from verif.harness import BUILD
 from verif.lint import lint
 from verif.network_sim import run_network
@@ -128,17 +129,26 @@ def budget_section():
             print(f"[budget] {name} within {device} ...", flush=True)
             budget = parse_budget(device)
             t0 = time.time()
-            (_, folds, pipe), est, _ = fold_for_budget(net, budget)
+            try:
+                (_, folds, _), est, _ = fold_for_budget(net, budget)
+                interval = f"{frame_interval(folds):,}"
+            except QNNError:
+                # no folding fits: show what the slowest folding needs
+                (_, folds, pipe) = plan(net)
+                est, _ = pipeline_estimate(pipe)
+                interval = "does not fit with any folding (slowest one shown)"
             secs = time.time() - t0
-            rows.append(f"| `{name}` | {budget.describe()} | {max(f.cycles for f in folds.values()):,} "
-                        f"| {est.lut:,.0f} | {est.ff:,.0f} | {est.bram36:,.1f} | {secs:.0f} s |")
+            rows.append(f"| `{name}` | {budget.describe()} | {interval} | {est.lut:,.0f} | "
+                        f"{est.ff:,.0f} | {est.bram36:,.1f} | {secs:.0f} s |")
     return [
         "## Automatic folding for a resource budget",
         "",
         "`fold_for_budget` (`rtl_gen/compiler/budget.py`, `--budget` on the command line): the "
         "fastest frame interval whose analytic estimate fits the device's LUT, FF and RAMB36 "
         "totals (data-sheet numbers, 100 % of them; real designs want headroom: "
-        "`--budget-fraction`). Search time includes planning every tried folding.",
+        "`--budget-fraction`). Search time includes planning every tried folding. Where "
+        "no folding fits, the fully folded pipeline's estimate is shown (the network "
+        "would have to be split across FPGAs).",
         "",
         "| network | budget | interval (model) | LUT | FF | BRAM36 | search |",
         "|---|---|---|---|---|---|---|",

@@ -7,9 +7,11 @@ intervals a network can have are the cycle counts its layers can take (every
 (SIMD, PE) of every MVU layer, every lane count of the other layers) from the reachable
 one up (``reachable_interval``), and the search is a bisection over them for the smallest one whose pipeline, estimated with
 ``rtl_gen.compiler.resources.pipeline_estimate``, fits every given limit. Less
-parallelism never needs more of a resource in the estimate's terms except for small
-steps (a width converter appearing or going), so the bisection takes the fitting interval
-it finds and reports the estimate it checked; it does not claim a global optimum.
+parallelism rarely needs more of a resource in the estimate's terms (small steps: a width
+converter appearing or going, ROM words packing differently into block RAM), so the
+bisection takes the fitting interval it finds and reports the estimate it checked; it does
+not claim a global optimum. When even the slowest folding does not fit, every interval is
+tried before the budget is refused.
 
 ``fraction`` (default 1.0) leaves headroom: the pipeline must fit that share of each
 limit (place and route rarely closes timing on a device filled to the last LUT).
@@ -125,12 +127,21 @@ def fold_for_budget(net, budget, folding=None, fraction=1.0, progress=None):
         return tried[i]
 
     hi = len(cands) - 1
-    planned, est = attempt(hi)
-    if not budget.fits(est, fraction):
-        raise QNNError(net.name, f"does not fit {budget.describe()} even fully folded: the "
-                       f"estimate is LUT {est.lut:,.0f}, FF {est.ff:,.0f}, BRAM36 "
-                       f"{est.bram36:g}", "a larger budget, or the network split across "
-                       "several FPGAs")
+    if not budget.fits(attempt(hi)[1], fraction):
+        # Block RAM is not monotone in the folding (ROM words pack differently): before
+        # giving up, try every interval, slowest first.
+        if progress:
+            progress("  the slowest folding does not fit; trying every interval")
+        hi = next((i for i in reversed(range(hi)) if budget.fits(attempt(i)[1], fraction)),
+                  None)
+        if hi is None:
+            least = {k: min(getattr(e, k) for _, e in tried.values())
+                     for k in ("lut", "ff", "bram36")}
+            raise QNNError(net.name, f"does not fit {budget.describe()} with any folding "
+                           f"({len(tried)} tried; the least any needs: LUT "
+                           f"{least['lut']:,.0f}, FF {least['ff']:,.0f}, BRAM36 "
+                           f"{least['bram36']:g})", "a larger budget, or the network split "
+                           "across several FPGAs")
     lo = 0
     while lo < hi:
         mid = (lo + hi) // 2
