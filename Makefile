@@ -43,7 +43,7 @@ nightly: tools
 	$(PY) -m pytest -n $(JOBS) -m nightly --sim verilator tests
 
 sim: tools
-	$(PY) -m rtl_gen.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,)
+	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,)
 
 lint: $(STAMP)
 	$(PY) -m verif.lint build/lint

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.add import Add
-from rtl_gen.catalog import configs
+from rtl_gen.blocks.add import Add
+from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import add as model_add
 from rtl_gen.model.packing import value_range

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.argmax import ArgMax
-from rtl_gen.catalog import configs
+from rtl_gen.blocks.argmax import ArgMax
+from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.layers import argmax
 from rtl_gen.model.packing import pack
 from verif.blocktest import assert_covers, assert_reaches, check_block

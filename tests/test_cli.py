@@ -1,10 +1,10 @@
-"""The command line (``streamqnn`` / ``python -m rtl_gen.cli``, behind ``make sim``):
+"""The command line (``streamqnn`` / ``python -m streamqnn.cli``, behind ``make sim``):
 estimate, generate and sim print the models and the measurements; bad input exits 2
 with a clear message."""
 
 import json
 
-from rtl_gen.cli import main
+from streamqnn.cli import main
 
 
 def test_estimate_prints_models(capsys):

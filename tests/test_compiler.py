@@ -7,7 +7,7 @@ import pytest
 from rtl_gen import QNNError
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import auto_fold, fold_network, frame_interval, mvu_cycles
-from rtl_gen.designs import DESIGNS, design
+from rtl_gen.designs.networks import DESIGNS, design
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import Add, Conv, Network, Threshold
 
@@ -31,7 +31,7 @@ def test_designs_plan_and_cycle_model(name):
 
 def test_every_code_occurs_in_designs():
     from rtl_gen.model.execute import run
-    from rtl_gen.designs import random_input
+    from rtl_gen.designs.networks import random_input
 
     for name in ("resnet_block", "resnet_block_down", "tiny_resnet"):
         net = design(name)

@@ -6,8 +6,8 @@ import random
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
-from rtl_gen.fifo import Fifo
+from rtl_gen.blocks.catalog import configs
+from rtl_gen.blocks.fifo import Fifo
 from verif.harness import SimulationFailed, simulate
 
 FIFOS = configs("fifo")

@@ -4,14 +4,14 @@ not be read, and no layer unfolded beyond the pace of the slowest."""
 
 import pytest
 
-from rtl_gen.cli import main
+from streamqnn.cli import main
 from rtl_gen.compiler.budget import DEVICES, Budget, fold_for_budget, interval_candidates, \
     parse_budget
 from rtl_gen.compiler.compile import plan
 from rtl_gen.compiler.folding import fold_network, frame_interval, reachable_interval
 from rtl_gen.compiler.pipeline import without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
-from rtl_gen.designs import design
+from rtl_gen.designs.networks import design
 from rtl_gen.errors import QNNError
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
-from rtl_gen.fork import Fork
+from rtl_gen.blocks.catalog import configs
+from rtl_gen.blocks.fork import Fork
 from rtl_gen.model.layers import fork as model_fork
 from rtl_gen.model.packing import value_range
 from verif.blocktest import assert_covers, assert_reaches, check_block, pack_frames

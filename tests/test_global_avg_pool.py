@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
-from rtl_gen.global_avg_pool import GlobalAvgPool
+from rtl_gen.blocks.catalog import configs
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPool
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import value_range

@@ -5,17 +5,17 @@ unused signals hide in corners no hand-picked configuration reaches)."""
 import numpy as np
 import pytest
 
-from rtl_gen.add import Add
-from rtl_gen.argmax import ArgMax
-from rtl_gen.fifo import Fifo
-from rtl_gen.fork import Fork
-from rtl_gen.global_avg_pool import GlobalAvgPool
-from rtl_gen.maxpool import MaxPool
+from rtl_gen.blocks.add import Add
+from rtl_gen.blocks.argmax import ArgMax
+from rtl_gen.blocks.fifo import Fifo
+from rtl_gen.blocks.fork import Fork
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPool
+from rtl_gen.blocks.maxpool import MaxPool
 from rtl_gen.model.layers import out_size
-from rtl_gen.mvu import MVU
-from rtl_gen.sliding_window import SlidingWindow
-from rtl_gen.thresholding import Thresholding
-from rtl_gen.width_converter import WidthConverter
+from rtl_gen.blocks.mvu.mvu import MVU
+from rtl_gen.blocks.window.sliding_window import SlidingWindow
+from rtl_gen.blocks.thresholding import Thresholding
+from rtl_gen.blocks.width_converter import WidthConverter
 from verif.lint import lint
 
 N = 8  # random configurations per block kind in the fast suite (60 in the nightly run)

@@ -5,8 +5,8 @@ errors. Shares the SWU test's vectors, MyHDL stream runner and error cases."""
 import numpy as np
 import pytest
 
-from rtl_gen.catalog import configs
-from rtl_gen.maxpool import MaxPool
+from rtl_gen.blocks.catalog import configs
+from rtl_gen.blocks.maxpool import MaxPool
 from rtl_gen.model.layers import maxpool
 from verif.blocktest import assert_covers, check_block
 

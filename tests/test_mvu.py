@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
+from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.formats import signed_bits
 from rtl_gen.model.layers import conv2d, dense, im2col
 from rtl_gen.model.spec import Conv, Dense, Network, infer
-from rtl_gen.mvu import MVU, extreme_weights
+from rtl_gen.blocks.mvu.mvu import MVU, extreme_weights
 from verif.blocktest import assert_reaches, check_block, pack_frames
 from verif.harness import generate
 

@@ -6,7 +6,7 @@ import pytest
 
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.skip_fifo import resize_skip_fifo
-from rtl_gen.designs import DEFAULT_TARGET, design
+from rtl_gen.designs.networks import DEFAULT_TARGET, design
 from verif.harness import BUILD, SimulationFailed
 from verif.lint import lint
 from verif.network_sim import run_network

@@ -14,12 +14,12 @@ import pytest
 from myhdl import ResetSignal, Signal, Simulation, StopSimulation, block, delay, instance
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
-from rtl_gen.line_buffer import WindowGeometry, valid_out_lanes
+from rtl_gen.blocks.catalog import configs
+from rtl_gen.blocks.window.line_buffer import WindowGeometry, valid_out_lanes
 from rtl_gen.model.layers import im2col
 from rtl_gen.model.packing import pack, unpack
-from rtl_gen.sliding_window import SlidingWindow
-from rtl_gen.stream import Stream
+from rtl_gen.blocks.window.sliding_window import SlidingWindow
+from rtl_gen.hdl.stream import Stream
 from verif.blocktest import assert_covers, check_block
 
 SWUS = configs("sliding_window")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
+from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.batchnorm import float_reference
 from rtl_gen.model.layers import threshold
 from rtl_gen.model.packing import pack
-from rtl_gen.thresholding import BN_EXAMPLE, Thresholding, bn_example_params
+from rtl_gen.blocks.thresholding import BN_EXAMPLE, Thresholding, bn_example_params
 from verif.blocktest import assert_covers, assert_reaches, check_block
 from verif.harness import generate
 

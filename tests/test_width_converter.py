@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.catalog import configs
+from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.packing import value_range
-from rtl_gen.width_converter import WidthConverter, gearbox_capacity
+from rtl_gen.blocks.width_converter import WidthConverter, gearbox_capacity
 from verif.blocktest import assert_covers, assert_reaches, check_block
 
 CONVERTERS = configs("width_converter")

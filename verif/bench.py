@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl_gen.catalog import _modules
+from rtl_gen.blocks.catalog import _modules
 from rtl_gen.compiler.resources import block_estimate
 from verif.estimate import estimate
 from verif.harness import generate, simulate

@@ -18,7 +18,7 @@ from rtl_gen.compiler.folding import auto_fold, frame_interval
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.pipeline import build_pipeline, without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
-from rtl_gen.designs import DEFAULT_TARGET, design
+from rtl_gen.designs.networks import DEFAULT_TARGET, design
 from rtl_gen.errors import QNNError
 from verif.harness import BUILD
 from verif.lint import lint
@@ -65,7 +65,7 @@ def networks_section():
     return [
         "## Networks",
         "",
-        "Default folding targets (`rtl_gen/designs.py`). Measured: frame intervals between "
+        "Default folding targets (`rtl_gen/designs/networks.py`). Measured: frame intervals between "
         f"output frames ({FRAMES} frames, no gaps or backpressure) and the deviation from the "
         "model; latency from the first input beat to the first output beat (the latency "
         "model's prediction in its own column); simulator speed "

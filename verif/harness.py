@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtl_gen.block import file_lock
+from rtl_gen.hdl.emit import file_lock, generate_cached
 from verif import simulators
 from verif.lint import lint
 
@@ -32,8 +32,6 @@ class SimulationFailed(AssertionError):
 
 def generate(block, check_lint=True):
     """Generate (once per configuration) and lint ``block``; return its GeneratedRTL."""
-    from rtl_gen.block import generate_cached
-
     check = (lambda rtl: lint(rtl.files, rtl.top)) if check_lint else None
     return generate_cached(block, BUILD / "rtl", check)
 

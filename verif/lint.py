@@ -37,9 +37,9 @@ LINT_DESIGNS = ("resnet_block", "resnet_block_down", "tiny_resnet")
 def main(argv=None):
     """Lint every catalog block configuration and the small named networks (top module
     and all of its modules together). ``--all`` adds resnet18 and alexnet (slow)."""
-    from rtl_gen.catalog import catalog
+    from rtl_gen.blocks.catalog import catalog
     from rtl_gen.compiler.compile import compile_network, plan
-    from rtl_gen.designs import DEFAULT_TARGET, design
+    from rtl_gen.designs.networks import DEFAULT_TARGET, design
 
     argv = list(sys.argv[1:] if argv is None else argv)
     designs = LINT_DESIGNS + (("resnet18", "alexnet") if "--all" in argv else ())

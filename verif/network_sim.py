@@ -9,7 +9,7 @@ channel. Returns the harness's SimResult plus the model's numbers.
 
 import numpy as np
 
-from rtl_gen.designs import random_input
+from rtl_gen.designs.networks import random_input
 from rtl_gen.model.execute import run
 from rtl_gen.model.layers import im2col
 from rtl_gen.model.packing import pack

@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rtl_gen.block import StreamPort, check_module_name, copy_rtl, generate_cached
+from rtl_gen.hdl.block import StreamPort, check_module_name
+from rtl_gen.hdl.emit import copy_rtl, generate_cached
 from rtl_gen.compiler.folding import fold_network, frame_interval, report
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.pipeline import build_pipeline, without_forks

@@ -1,7 +1,7 @@
 """First-frame latency model of a pipeline: every block's beat timing, chained.
 
 The pipeline input offers beat j of frame 0 at cycle j (a source that never pauses).
-Block by block in stream order, ``Block.beat_times`` (``rtl_gen.timing``) turns the
+Block by block in stream order, ``Block.beat_times`` (``rtl_gen.hdl.timing``) turns the
 cycles at which a block's input beats are offered into the cycles at which it takes them
 and sends its output beats; a link offers its consumer the beats when its producer sends
 them (the consumer may take them later: an MVU re-reading its buffer for NF-1 folds, an
@@ -12,7 +12,7 @@ deliver.
 
 The model assumes that no stall from downstream delays a beat that the rest of the
 pipeline is waiting for. That holds for the compiler's pipelines: a window unit's ring
-always has room for the rows its next output row reads (``rtl_gen.line_buffer``), a
+always has room for the rows its next output row reads (``rtl_gen.blocks.window.line_buffer``), a
 width converter never refuses a beat it needs, and each skip FIFO holds what its fork
 sends before the add takes the first pair (``rtl_gen.compiler.skip_fifo``). The tests
 check it against simulation: the first transfer on every internal stream and the

@@ -14,19 +14,19 @@ sliding windows), so that the testbench can compare every layer boundary.
 import copy
 from dataclasses import dataclass, field
 
-from rtl_gen.add import Add as AddBlock
-from rtl_gen.argmax import ArgMax as ArgMaxBlock
+from rtl_gen.blocks.add import Add as AddBlock
+from rtl_gen.blocks.argmax import ArgMax as ArgMaxBlock
 from rtl_gen.errors import QNNError, require
-from rtl_gen.fork import Fork as ForkBlock
-from rtl_gen.global_avg_pool import GlobalAvgPool as GapBlock
-from rtl_gen.maxpool import MaxPool as MaxPoolBlock
+from rtl_gen.blocks.fork import Fork as ForkBlock
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPool as GapBlock
+from rtl_gen.blocks.maxpool import MaxPool as MaxPoolBlock
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import INPUT, Add, ArgMax, Conv, Dense, Fork, GlobalAvgPool, \
     MaxPool, Threshold, consumers
-from rtl_gen.mvu import MVU
-from rtl_gen.sliding_window import SlidingWindow
-from rtl_gen.thresholding import Thresholding
-from rtl_gen.width_converter import WidthConverter
+from rtl_gen.blocks.mvu.mvu import MVU
+from rtl_gen.blocks.window.sliding_window import SlidingWindow
+from rtl_gen.blocks.thresholding import Thresholding
+from rtl_gen.blocks.width_converter import WidthConverter
 
 
 @dataclass

@@ -84,7 +84,7 @@ def _skid(width):
 
 
 def _mvu(blk):
-    from rtl_gen.mvu_weights import MULTIPLY, SELECT, XNOR
+    from rtl_gen.blocks.mvu.weights import MULTIPLY, SELECT, XNOR
 
     kind, ib = blk.datapath, blk.in_bits
     wb = blk.fmt.bits

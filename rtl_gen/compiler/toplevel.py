@@ -2,7 +2,7 @@
 
 ``write_top(name, blocks, links, inp, out, path)`` writes plain Verilog-2001 with the
 ports ``clk``, ``rst``, ``s_axis_*`` (the pipeline input) and ``m_axis_*`` (its output).
-``blocks`` are :class:`rtl_gen.block.Block` instances (each generated as its own module,
+``blocks`` are :class:`rtl_gen.hdl.block.Block` instances (each generated as its own module,
 named after the block); ``links`` are (src_block, src_port, dst_block, dst_port) tuples;
 ``inp`` / ``out`` are (block, port) pairs. Every stream between blocks becomes four wires
 named ``<src block>_<src port>_{tdata,tvalid,tready,tlast}``, so that the testbench can
@@ -11,7 +11,7 @@ watch every layer boundary. Hierarchy is kept, so Vivado reports per layer.
 
 from pathlib import Path
 
-from rtl_gen.block import check_module_name
+from rtl_gen.hdl.block import check_module_name
 from rtl_gen.errors import QNNError
 
 SIGNALS = ("tdata", "tvalid", "tready", "tlast")

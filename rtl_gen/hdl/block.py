@@ -6,26 +6,17 @@ their stream ports, and build their MyHDL logic in ``hdl()``. ``generate()`` con
 to ``<name>.v`` (plus any ``.mem`` files), one module per instance.
 """
 
-import contextlib
-import fcntl
-import functools
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from myhdl import ResetSignal, Signal
 
 from rtl_gen.errors import QNNError, require
-from rtl_gen.myhdl_speedup import install as _speed_up_myhdl
-from rtl_gen.stream import Stream
-from rtl_gen.timing import streamed
+from rtl_gen.hdl.emit import GeneratedRTL, copy_rtl, emit, generate_cached, package_digest
+from rtl_gen.hdl.myhdl_patch import install as _speed_up_myhdl
+from rtl_gen.hdl.timing import streamed
 
 _speed_up_myhdl()
 
@@ -66,16 +57,6 @@ def check_int(value, layer, what, lo, hi=None):
     return value
 
 
-@functools.lru_cache(maxsize=1)
-def _generator_digest():
-    """Digest of every generator module's source (rtl_gen/*.py)."""
-    h = hashlib.sha256()
-    for src in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(src.name.encode())
-        h.update(src.read_bytes())
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class StreamPort:
     """One AXI4-Stream port of a block: ``lanes`` elements of ``bits`` bits per beat."""
@@ -93,19 +74,6 @@ class StreamPort:
     def as_dict(self):
         return {"name": self.name, "direction": self.direction, "lanes": self.lanes,
                 "bits": self.bits, "signed": self.signed, "width": self.width}
-
-
-@dataclass(frozen=True)
-class GeneratedRTL:
-    """Files of one generated module: ``verilog`` first, then data files (``.mem``)."""
-
-    top: str
-    verilog: Path
-    data_files: tuple = ()
-
-    @property
-    def files(self):
-        return (self.verilog,) + tuple(self.data_files)
 
 
 class Block:
@@ -150,7 +118,7 @@ class Block:
         return [self.cycles_per_frame()] * (frames - 1)
 
     def beat_times(self, arrivals):
-        """Cycle of every beat on every port (``rtl_gen.timing``) when input beats are
+        """Cycle of every beat on every port (``rtl_gen.hdl.timing``) when input beats are
         offered at ``arrivals`` ({input port: cycles}) and no output stalls. The default
         is a block that passes each input beat to each output (one beat per clock, taken as
         soon as offered) ``latency_cycles()`` later; blocks with another schedule override
@@ -179,91 +147,13 @@ class Block:
         """Hash of the configuration and of the generator sources (so that a cached
         module is never reused after a generator changed)."""
         text = json.dumps(self.describe(), sort_keys=True, default=str)
-        return hashlib.sha256((text + _generator_digest()).encode()).hexdigest()[:16]
+        return hashlib.sha256((text + package_digest()).encode()).hexdigest()[:16]
 
     def generate(self, folder):
-        """Write ``<name>.v`` (and data files) into ``folder``; return :class:`GeneratedRTL`.
-
-        Conversion runs in a private temporary folder and the results are moved in, so
-        that parallel test workers never see a half-written file.
-        """
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        from myhdl import ToVerilogWarning
-
-        with tempfile.TemporaryDirectory(dir=folder, prefix=".gen-") as tmp:
-            clk = Signal(bool(0))
-            rst = ResetSignal(0, active=1, isasync=False)
-            streams = {p.name: Stream(p.width) for p in self.ports()}
-            with warnings.catch_warnings():
-                # A conversion warning means the generator built something it did not
-                # intend (an undriven or unread signal): refuse it.
-                warnings.simplefilter("error", ToVerilogWarning)
-                inst = self.hdl(clk, rst, **streams)
-                inst.convert(hdl="Verilog", path=tmp, name=self.name, testbench=False)
-            _stabilise_header(Path(tmp) / f"{self.name}.v", self)
-            data = [Path(p) for p in self.write_data_files(Path(tmp))]
-            produced = [Path(tmp) / f"{self.name}.v"] + data
-            finals = []
-            for src in produced:
-                dst = folder / src.name
-                os.replace(src, dst)
-                finals.append(dst)
-            (folder / f"{self.name}.json").write_text(
-                json.dumps(self.describe(), indent=1, sort_keys=True, default=str))
-        return GeneratedRTL(self.name, finals[0], tuple(finals[1:]))
-
-
-def _stabilise_header(path, blk):
-    """Replace MyHDL's header (temporary path, date) by a stable one, so that the same
-    configuration always gives byte-identical Verilog (simulator builds are cached on it)."""
-    lines = path.read_text().splitlines(keepends=True)
-    body = [ln for ln in lines if not (ln.startswith("// File:") or ln.startswith("// Date:")
-                                       or ln.startswith("// Generated by MyHDL"))]
-    while body and not body[0].strip():
-        body.pop(0)
-    head = (f"// {blk.name}: StreamQNN {blk.kind} block, generated with MyHDL; do not edit.\n"
-            f"// Configuration: {json.dumps(blk.params(), sort_keys=True, default=str)[:400]}\n\n")
-    path.write_text(head + "".join(body))
-
-
-@contextlib.contextmanager
-def file_lock(path):
-    """Exclusive lock on ``path`` (parallel test workers share generated files)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def generate_cached(block, cache_root, check=None):
-    """``block.generate`` once per configuration under ``cache_root/<name>-<fingerprint>``;
-    ``check(rtl)`` (e.g. lint) runs once, after a fresh generation."""
-    folder = Path(cache_root) / f"{block.name}-{block.fingerprint()}"
-    stamp = folder / ".done"
-    with file_lock(folder.with_suffix(".lock")):
-        if stamp.exists():
-            files = [Path(f) for f in json.loads(stamp.read_text())]
-            if all(f.exists() for f in files):
-                return GeneratedRTL(block.name, files[0], tuple(files[1:]))
-        rtl = block.generate(folder)
-        if check is not None:
-            check(rtl)
-        stamp.write_text(json.dumps([str(f) for f in rtl.files]))
-        return rtl
-
-
-def copy_rtl(rtl, folder):
-    """Copy a generated module's files into ``folder`` (a handoff or build folder)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    out = [Path(shutil.copy2(f, folder / f.name)) for f in rtl.files]
-    return GeneratedRTL(rtl.top, out[0], tuple(out[1:]))
+        """Write ``<name>.v`` (and data files) into ``folder``; return :class:`GeneratedRTL`
+        (``rtl_gen.hdl.emit``)."""
+        return emit(self, folder)
 
 
 __all__ = ["Block", "StreamPort", "GeneratedRTL", "QNNError", "check_module_name",
-           "check_int", "copy_rtl"]
+           "check_int", "copy_rtl", "generate_cached"]

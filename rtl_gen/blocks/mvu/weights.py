@@ -22,7 +22,7 @@ import numpy as np
 
 from rtl_gen.model.formats import encode_weights
 from rtl_gen.model.packing import pack
-from rtl_gen.rom import RomImage
+from rtl_gen.hdl.rom import RomImage
 
 XNOR, SELECT, MULTIPLY = "xnor", "select", "multiply"
 

@@ -50,13 +50,13 @@ from dataclasses import dataclass
 import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
-from rtl_gen.block import check_int
+from rtl_gen.hdl.block import check_int
 from rtl_gen.errors import require
-from rtl_gen.lanes import join_lanes
+from rtl_gen.hdl.lanes import join_lanes
 from rtl_gen.model.formats import ACT_BITS_RANGE
 from rtl_gen.model.layers import check_window, out_size
-from rtl_gen.stream import Stream, skid_buffer
-from rtl_gen.timing import chain, frames_of
+from rtl_gen.hdl.stream import Stream, skid_buffer
+from rtl_gen.hdl.timing import chain, frames_of
 
 READ_PIPELINE = 3  # row ready -> address register -> RAM register -> skid output register
 MAX_DIM = 4096
@@ -205,7 +205,7 @@ class WindowGeometry:
         return self.first_rows() * self.row_words + READ_PIPELINE
 
     def window_times(self, offered):
-        """Beat timing (``rtl_gen.timing``): (input words taken, window beats sent) for
+        """Beat timing (``rtl_gen.hdl.timing``): (input words taken, window beats sent) for
         input words offered at cycles ``offered`` (whole frames). The writer takes a word
         when it is offered (the ring always holds the rows an output row is waiting for);
         an output row starts ``READ_PIPELINE + 1`` cycles after the last word of the last

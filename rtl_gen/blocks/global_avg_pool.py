@@ -22,15 +22,15 @@ Cycle model: H*W*C/lanes cycles per frame (one input beat per clock).
 import numpy as np
 from myhdl import Signal, always_comb, always_seq, block, intbv
 
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
-from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
+from rtl_gen.hdl.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.registers import enabled_reg, nested_counter
-from rtl_gen.stream import Stream, skid_buffer
-from rtl_gen.timing import frames_of, streamed
+from rtl_gen.hdl.registers import enabled_reg, nested_counter
+from rtl_gen.hdl.stream import Stream, skid_buffer
+from rtl_gen.hdl.timing import frames_of, streamed
 
 MAX_IN_BITS = 32
 MAX_SUM_BITS = 63    # the model's packing limit per element

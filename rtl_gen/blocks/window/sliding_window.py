@@ -19,14 +19,14 @@ with no bubbles between rows or frames (the next frame's rows load while the cur
 frame's last windows are read). Latency: ``min(H, K - pad) * W*C/lanes + 3`` cycles from
 the first input beat to the first output beat. Storage: a ring of
 ``K + S + 1 + max(0, H - Ho*S)`` rows of W*C/lanes words, in out_lanes/lanes banks
-(``rtl_gen.line_buffer``, which holds the machinery and its reasoning).
+(``rtl_gen.blocks.window.line_buffer``, which holds the machinery and its reasoning).
 """
 
 import numpy as np
 
-from rtl_gen.line_buffer import window_core
+from rtl_gen.blocks.window.line_buffer import window_core
 from rtl_gen.model.layers import im2col
-from rtl_gen.window_block import WindowBlock
+from rtl_gen.blocks.window.window_block import WindowBlock
 
 
 class SlidingWindow(WindowBlock):

@@ -1,4 +1,4 @@
-"""MyHDL datapath of the matrix-vector unit (the hardware behind ``rtl_gen.mvu.MVU``).
+"""MyHDL datapath of the matrix-vector unit (the hardware behind ``rtl_gen.blocks.mvu.mvu.MVU``).
 
 Computes: for every window vector (SF input beats of SIMD activations), NF output beats of
 PE signed accumulators: beat nf, lane p = the dot product of the vector with weight row
@@ -29,12 +29,12 @@ A stall holds every register (nothing is lost); input is refused only while nf !
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
 
-from rtl_gen.adder_tree import adder_tree, delay_line, signal_range, sum_range, \
+from rtl_gen.hdl.adder_tree import adder_tree, delay_line, signal_range, sum_range, \
     tree_latency
-from rtl_gen.lanes import join_lanes, lane_signal, range_signal, split_lanes
-from rtl_gen.mvu_weights import MULTIPLY, SELECT, XNOR
-from rtl_gen.rom import rom
-from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.hdl.lanes import join_lanes, lane_signal, range_signal, split_lanes
+from rtl_gen.blocks.mvu.weights import MULTIPLY, SELECT, XNOR
+from rtl_gen.hdl.rom import rom
+from rtl_gen.hdl.stream import Stream, skid_buffer
 
 # Side-band bits travelling with each step: valid, first step (sf = 0), last step
 # (sf = SF-1), and the output tlast.

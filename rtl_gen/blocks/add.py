@@ -25,16 +25,16 @@ Cycle model: ``pixels * channels / lanes`` cycles per frame (one beat per clock)
 import numpy as np
 from myhdl import Signal, always_comb, always_seq, block, intbv
 
-from rtl_gen.adder_tree import signal_range
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.adder_tree import signal_range
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
-from rtl_gen.lanes import join_lanes, lane_signals, range_signal, split_lanes
+from rtl_gen.hdl.lanes import join_lanes, lane_signals, range_signal, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import add as model_add
 from rtl_gen.model.layers import check_multiplier
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.stream import Stream, skid_buffer
-from rtl_gen.timing import chain
+from rtl_gen.hdl.stream import Stream, skid_buffer
+from rtl_gen.hdl.timing import chain
 
 MAX_IN_BITS = 32
 MAX_OUT_BITS = 63    # the model's packing limit per element

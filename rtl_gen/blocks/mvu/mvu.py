@@ -21,23 +21,23 @@ Arithmetic: bipolar (not grouped) never multiplies: per PE the sum S_w of the ac
 whose weight is +1 (a popcount for 1-bit activations), one shared sum S_all, and
 acc = 2*S_w - S_all; ternary (and grouped bipolar, whose out-of-group weights are 0)
 selects +x, -x or 0; intN multiplies. Weights live in a ROM of NF*SF words of
-PE*SIMD*wbits bits (``rtl_gen.rom``: inline when small, ``$readmemh`` from
-``<name>_weights.mem`` when large). Structure in ``rtl_gen.mvu_datapath``.
+PE*SIMD*wbits bits (``rtl_gen.hdl.rom``: inline when small, ``$readmemh`` from
+``<name>_weights.mem`` when large). Structure in ``rtl_gen.blocks.mvu.datapath``.
 """
 
 import hashlib
 
 import numpy as np
 
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.model.formats import check_act_bits, check_weights, int_array, \
     parse_weight_format, signed_bits
 from rtl_gen.model.layers import conv2d
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.mvu_datapath import mvu_core, mvu_latency
-from rtl_gen.timing import chain, frames_of
-from rtl_gen.mvu_weights import datapath_kind, dot_range, max_nonzero_lanes, product_range, \
+from rtl_gen.blocks.mvu.datapath import mvu_core, mvu_latency
+from rtl_gen.hdl.timing import chain, frames_of
+from rtl_gen.blocks.mvu.weights import datapath_kind, dot_range, max_nonzero_lanes, product_range, \
     rom_image, window_matrix
 
 MAX_PIXELS = 1 << 24

@@ -5,7 +5,7 @@ builds source context (file look-ups, module searches) for every frame of the st
 every instance: for a large MVU that was 80 % of the generation time. MyHDL only uses
 each record's frame (index 0) and function name (index 3), so ``fast_stack`` returns
 records with those fields straight from the frame objects. Behaviour is unchanged;
-``install()`` is idempotent and is called when ``rtl_gen.block`` is imported.
+``install()`` is idempotent and is called when ``rtl_gen.hdl.block`` is imported.
 """
 
 import inspect as _inspect

@@ -8,7 +8,7 @@ Streams: ``s_axis`` in, ``m_axis`` out, both ``lanes`` elements of ``bits`` bits
 (channels innermost, in groups of ``lanes``). Output: one beat per (output pixel, channel
 group), Ho*Wo*C/lanes beats per frame, ``m_axis_tlast`` on the last.
 
-Structure: the sliding-window core (``rtl_gen.line_buffer.window_core``) emits each
+Structure: the sliding-window core (``rtl_gen.blocks.window.line_buffer.window_core``) emits each
 window as K*K*C/lanes beats (kernel row, kernel column, channel group); a reducer keeps a
 partial maximum per channel group (C/lanes words of distributed RAM with an asynchronous
 read) and, on the window's last tap, passes the maximum to an output skid buffer.
@@ -21,13 +21,13 @@ cycles per frame. Latency: the core's ``min(H, K - pad) * W*C/lanes + 3`` cycles
 import numpy as np
 from myhdl import Signal, always, always_comb, block, intbv
 
-from rtl_gen.lanes import join_lanes, lane_signals, split_lanes
-from rtl_gen.line_buffer import window_core
+from rtl_gen.hdl.lanes import join_lanes, lane_signals, split_lanes
+from rtl_gen.blocks.window.line_buffer import window_core
 from rtl_gen.model.layers import maxpool
-from rtl_gen.registers import nested_counter
-from rtl_gen.stream import Stream, skid_buffer
-from rtl_gen.timing import streamed
-from rtl_gen.window_block import WindowBlock
+from rtl_gen.hdl.registers import nested_counter
+from rtl_gen.hdl.stream import Stream, skid_buffer
+from rtl_gen.hdl.timing import streamed
+from rtl_gen.blocks.window.window_block import WindowBlock
 
 
 class MaxPool(WindowBlock):

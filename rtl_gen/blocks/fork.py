@@ -16,10 +16,10 @@ Cycle model: ``frame_beats`` cycles per frame (one beat per clock when not stall
 import numpy as np
 from myhdl import always_comb, block
 
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.model.layers import fork as model_fork
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.hdl.stream import Stream, skid_buffer
 
 MAX_BITS = 63        # the model's packing limit per element
 MAX_WIDTH = 4096     # bits per beat

@@ -30,10 +30,10 @@ from math import gcd
 import numpy as np
 from myhdl import Signal, always_comb, always_seq, block, intbv
 
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.timing import frames_of, streamed
+from rtl_gen.hdl.timing import frames_of, streamed
 
 MAX_BITS = 63        # the model's packing limit per element
 MAX_WIDTH = 4096     # bits per beat

@@ -10,7 +10,7 @@ complement when ``in_signed``), channels innermost, C channels per pixel, ``pixe
 pixels per frame; ``m_axis`` carries the ``pe`` A-bit unsigned codes of the same elements,
 one output beat per input beat, ``tlast`` passed through from the input.
 
-Hardware: the thresholds sit in a ROM (``rtl_gen.rom``) of NF = C/pe words, one per
+Hardware: the thresholds sit in a ROM (``rtl_gen.hdl.rom``) of NF = C/pe words, one per
 channel fold, read through a register in step with the input register. A word holds the
 pe·(2^A-1) thresholds of its channels as W-bit two's complement numbers, W =
 ``signed_bits`` of the accumulator range joined with the thresholds (which may lie one
@@ -30,15 +30,15 @@ transfer to the transfer of its output beat.
 import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
-from rtl_gen.adder_tree import adder_tree, delay_line, tree_latency
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.adder_tree import adder_tree, delay_line, tree_latency
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
-from rtl_gen.lanes import join_lanes, lane_signal, lane_signals, split_lanes
+from rtl_gen.hdl.lanes import join_lanes, lane_signal, lane_signals, split_lanes
 from rtl_gen.model.formats import check_act_bits, int_array, signed_bits
 from rtl_gen.model.layers import check_thresholds, threshold
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.rom import RomImage, rom
-from rtl_gen.stream import Stream, skid_buffer
+from rtl_gen.hdl.rom import RomImage, rom
+from rtl_gen.hdl.stream import Stream, skid_buffer
 
 MAX_IN_BITS = 62        # thresholds one outside the range still fit in int64
 MAX_PIXELS = 1 << 24

@@ -1,8 +1,8 @@
-"""Base class of the blocks built on the sliding-window core (``rtl_gen.line_buffer``).
+"""Base class of the blocks built on the sliding-window core (``rtl_gen.blocks.window.line_buffer``).
 
 The sliding window unit and max pool both take an H x W x C stream of unsigned
 ``bits``-bit codes, ``lanes`` per beat, and are configured by one
-:class:`~rtl_gen.line_buffer.WindowGeometry` (``self.geo``). This class carries what
+:class:`~rtl_gen.blocks.window.line_buffer.WindowGeometry` (``self.geo``). This class carries what
 they share: validation, ports, parameters, the reference over frames, random inputs and
 the core's cycle model. A subclass gives ``model`` (the reference tensor of one frame),
 ``out_shape``, ``beat_times`` and ``hdl``, and adds its own latency to the core's.
@@ -10,8 +10,8 @@ the core's cycle model. A subclass gives ``model`` (the reference tensor of one 
 
 import numpy as np
 
-from rtl_gen.block import Block, StreamPort
-from rtl_gen.line_buffer import WindowGeometry
+from rtl_gen.hdl.block import Block, StreamPort
+from rtl_gen.blocks.window.line_buffer import WindowGeometry
 from rtl_gen.model.packing import pack, unpack
 
 

@@ -33,14 +33,14 @@ def _say(msg):
 
 
 def blocks():
-    from rtl_gen.catalog import catalog
+    from rtl_gen.blocks.catalog import catalog
 
     return {b.name: b for b in catalog()}
 
 
 def network(top, seed=0):
     """The network spec for ``top`` (a named design or a spec file), or None."""
-    from rtl_gen.designs import DESIGNS, design
+    from rtl_gen.designs.networks import DESIGNS, design
     from rtl_gen.model.serialize import load
 
     if top in DESIGNS:
@@ -53,7 +53,7 @@ def network(top, seed=0):
 
 
 def unknown(top):
-    from rtl_gen.designs import DESIGNS
+    from rtl_gen.designs.networks import DESIGNS
 
     return QNNError(None, f"unknown design '{top}'",
                     "a network (" + ", ".join(DESIGNS) + "), a spec file (.yaml/.json), or "
@@ -61,7 +61,7 @@ def unknown(top):
 
 
 def _target(args, net):
-    from rtl_gen.designs import DEFAULT_TARGET
+    from rtl_gen.designs.networks import DEFAULT_TARGET
 
     if args.target:
         return args.target
@@ -124,7 +124,7 @@ def compile_top(top, args):
 
 
 def cmd_list(args):
-    from rtl_gen.designs import DEFAULT_TARGET, DESIGNS
+    from rtl_gen.designs.networks import DEFAULT_TARGET, DESIGNS
 
     for name in DESIGNS:
         print(f"{name:28s} network    default target {DEFAULT_TARGET.get(name, '-')} cycles/frame")

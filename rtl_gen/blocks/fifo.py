@@ -14,7 +14,7 @@ deep ones.
 
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 
 MAX_DEPTH = 1 << 20

@@ -23,16 +23,16 @@ its output transfer.
 import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, intbv
 
-from rtl_gen.adder_tree import delay_line, tree_latency
-from rtl_gen.block import Block, StreamPort, check_int
+from rtl_gen.hdl.adder_tree import delay_line, tree_latency
+from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
-from rtl_gen.lanes import lane_signal, lane_signals, split_lanes
+from rtl_gen.hdl.lanes import lane_signal, lane_signals, split_lanes
 from rtl_gen.model.formats import unsigned_bits
 from rtl_gen.model.layers import argmax
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.registers import enabled_reg
-from rtl_gen.stream import Stream, skid_buffer
-from rtl_gen.timing import frames_of, streamed
+from rtl_gen.hdl.registers import enabled_reg
+from rtl_gen.hdl.stream import Stream, skid_buffer
+from rtl_gen.hdl.timing import frames_of, streamed
 
 MAX_N = 1 << 24
 MAX_IN_BITS = 63

@@ -9,7 +9,7 @@ the tree of 1-bit leaves. Latency: ceil(log2(n)) cycles (0 for a single leaf).
 
 from myhdl import Signal, always_comb, always_seq, block
 
-from rtl_gen.lanes import range_signal
+from rtl_gen.hdl.lanes import range_signal
 
 
 def tree_latency(n):

@@ -1,6 +1,6 @@
 """The catalog: every block configuration that the tests exercise and ``make lint`` checks.
 
-Each block module in ``rtl_gen`` that defines ``catalog_configs()`` (a list of block
+Each block module in ``rtl_gen.blocks`` (subpackages included) that defines ``catalog_configs()`` (a list of block
 instances with unique names) contributes its configurations; tests parametrize over
 ``configs(kind)``, so a configuration added there is simulated on both simulators and
 linted. Nothing here needs editing when a block module is added.
@@ -9,14 +9,16 @@ linted. Nothing here needs editing when a block module is added.
 import importlib
 import pkgutil
 
-import rtl_gen
+import rtl_gen.blocks
 
 
 def _modules():
-    for info in sorted(pkgutil.iter_modules(rtl_gen.__path__), key=lambda m: m.name):
-        if info.ispkg or info.name in ("catalog", "cli"):
-            continue
-        mod = importlib.import_module(f"rtl_gen.{info.name}")
+    """Block modules with ``catalog_configs``, ordered by module name (not package)."""
+    found = [info.name for info in pkgutil.walk_packages(rtl_gen.blocks.__path__,
+                                                          "rtl_gen.blocks.")
+             if not info.ispkg and info.name != __name__]
+    for name in sorted(found, key=lambda n: n.rsplit(".", 1)[-1]):
+        mod = importlib.import_module(name)
         if hasattr(mod, "catalog_configs"):
             yield mod
 

@@ -1,0 +1,5 @@
+import sys
+
+from streamqnn.cli import main
+
+sys.exit(main())
