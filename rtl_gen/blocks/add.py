@@ -41,8 +41,8 @@ MAX_OUT_BITS = 63    # the model's packing limit per element
 MAX_WIDTH = 4096
 
 
-class Add(Block):
-    """``Add("l09_add", lanes=4, a_bits=2, a_signed=False, b_bits=9, b_signed=True,
+class AddUnit(Block):
+    """``AddUnit("l09_add", lanes=4, a_bits=2, a_signed=False, b_bits=9, b_signed=True,
     channels=16, pixels=64, mul_a=1, mul_b=1)``."""
 
     kind = "add"
@@ -305,21 +305,21 @@ def catalog_configs():
     """Add configurations tested on both simulators and linted."""
     return [
         # The paper's ResNet join: 2-bit codes + signed accumulators, unit multipliers.
-        Add("add_codes_acc_l3", lanes=3, a_bits=2, a_signed=False, b_bits=7, b_signed=True,
+        AddUnit("add_codes_acc_l3", lanes=3, a_bits=2, a_signed=False, b_bits=7, b_signed=True,
             channels=6, pixels=5),
         # Per-channel multipliers that are not powers of two, 5 channels, lanes=1.
-        Add("add_perch_l1", lanes=1, a_bits=3, a_signed=True, b_bits=2, b_signed=False,
+        AddUnit("add_perch_l1", lanes=1, a_bits=3, a_signed=True, b_bits=2, b_signed=False,
             channels=5, pixels=4, mul_a=[3, 5, 1, 7, 6], mul_b=[2, 1, 9, 4, 3]),
         # Per-channel table over folds beside constant lanes: 6 channels in 2 lanes.
-        Add("add_perch_l2", lanes=2, a_bits=4, a_signed=False, b_bits=4, b_signed=True,
+        AddUnit("add_perch_l2", lanes=2, a_bits=4, a_signed=False, b_bits=4, b_signed=True,
             channels=6, pixels=3, mul_a=[3, 2, 3, 2, 3, 2], mul_b=[1, 4, 5, 4, 6, 4]),
         # Scalar power-of-two multiplier, lanes = C = 7.
-        Add("add_shift_l7", lanes=7, a_bits=5, a_signed=True, b_bits=3, b_signed=False,
+        AddUnit("add_shift_l7", lanes=7, a_bits=5, a_signed=True, b_bits=3, b_signed=False,
             channels=7, pixels=4, mul_a=1, mul_b=8),
         # Unsigned + unsigned (unsigned output), lanes = C = 3.
-        Add("add_codes_l3", lanes=3, a_bits=2, a_signed=False, b_bits=2, b_signed=False,
+        AddUnit("add_codes_l3", lanes=3, a_bits=2, a_signed=False, b_bits=2, b_signed=False,
             channels=3, pixels=6),
         # 1-bit signed input (-1/0) times a per-channel table (found by the lint sweep).
-        Add("add_a1s_table_l2", lanes=2, a_bits=1, a_signed=True, b_bits=3, b_signed=False,
+        AddUnit("add_a1s_table_l2", lanes=2, a_bits=1, a_signed=True, b_bits=3, b_signed=False,
             channels=6, pixels=2, mul_a=[2, 2, 4, 5, 3, 1]),
     ]

@@ -38,8 +38,8 @@ MAX_N = 1 << 24
 MAX_IN_BITS = 63
 
 
-class ArgMax(Block):
-    """Arg-max block instance: ``ArgMax(name, n, in_bits, lanes=1, in_signed=True)``.
+class ArgMaxUnit(Block):
+    """Arg-max block instance: ``ArgMaxUnit(name, n, in_bits, lanes=1, in_signed=True)``.
 
     ``n`` values per frame (2 or more), ``lanes`` values per input beat (dividing n),
     ``in_bits``/``in_signed`` their format.
@@ -266,8 +266,8 @@ def max_node(clk, en, va, ia, vb, ib, vo, io):
 def catalog_configs():
     """Arg-max configurations tested on both simulators and linted."""
     return [
-        ArgMax("argmax_n10_l1", n=10, in_bits=8, lanes=1),
-        ArgMax("argmax_n10_l5", n=10, in_bits=6, lanes=5),
-        ArgMax("argmax_n1000_l8", n=1000, in_bits=18, lanes=8),
-        ArgMax("argmax_n12_l12_u", n=12, in_bits=5, lanes=12, in_signed=False),
+        ArgMaxUnit("argmax_n10_l1", n=10, in_bits=8, lanes=1),
+        ArgMaxUnit("argmax_n10_l5", n=10, in_bits=6, lanes=5),
+        ArgMaxUnit("argmax_n1000_l8", n=1000, in_bits=18, lanes=8),
+        ArgMaxUnit("argmax_n12_l12_u", n=12, in_bits=5, lanes=12, in_signed=False),
     ]

@@ -25,8 +25,8 @@ MAX_BITS = 63        # the model's packing limit per element
 MAX_WIDTH = 4096     # bits per beat
 
 
-class Fork(Block):
-    """``Fork("l05_fork", lanes=4, bits=2, frame_beats=64)``: one stream in, two copies out."""
+class ForkUnit(Block):
+    """``ForkUnit("l05_fork", lanes=4, bits=2, frame_beats=64)``: one stream in, two copies out."""
 
     kind = "fork"
 
@@ -103,8 +103,8 @@ def axis_fork(clk, rst, s_axis, m_axis_a, m_axis_b):
 def catalog_configs():
     """Fork configurations tested on both simulators and linted."""
     return [
-        Fork("fork_l1_b1", lanes=1, bits=1, frame_beats=7),
-        Fork("fork_l4_b2", lanes=4, bits=2, frame_beats=12),
-        Fork("fork_l3_b8s", lanes=3, bits=8, frame_beats=30, signed=True),
-        Fork("fork_l16_b20s", lanes=16, bits=20, frame_beats=5, signed=True),
+        ForkUnit("fork_l1_b1", lanes=1, bits=1, frame_beats=7),
+        ForkUnit("fork_l4_b2", lanes=4, bits=2, frame_beats=12),
+        ForkUnit("fork_l3_b8s", lanes=3, bits=8, frame_beats=30, signed=True),
+        ForkUnit("fork_l16_b20s", lanes=16, bits=20, frame_beats=5, signed=True),
     ]

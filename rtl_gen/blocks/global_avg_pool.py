@@ -37,8 +37,8 @@ MAX_SUM_BITS = 63    # the model's packing limit per element
 MAX_WIDTH = 4096
 
 
-class GlobalAvgPool(Block):
-    """``GlobalAvgPool("l20_gap", in_shape=(7, 7, 64), bits=2, lanes=4)``."""
+class GlobalAvgPoolUnit(Block):
+    """``GlobalAvgPoolUnit("l20_gap", in_shape=(7, 7, 64), bits=2, lanes=4)``."""
 
     kind = "global_avg_pool"
 
@@ -186,11 +186,11 @@ def _accumulate(first, x, old, new):
 def catalog_configs():
     """Global average pool configurations tested on both simulators and linted."""
     return [
-        GlobalAvgPool("global_avg_pool_4x4x8_l2", in_shape=(4, 4, 8), bits=2, lanes=2),
-        GlobalAvgPool("global_avg_pool_7x5x6_l3", in_shape=(7, 5, 6), bits=3, lanes=3,
+        GlobalAvgPoolUnit("global_avg_pool_4x4x8_l2", in_shape=(4, 4, 8), bits=2, lanes=2),
+        GlobalAvgPoolUnit("global_avg_pool_7x5x6_l3", in_shape=(7, 5, 6), bits=3, lanes=3,
                       signed=True),
-        GlobalAvgPool("global_avg_pool_3x3x16_l16", in_shape=(3, 3, 16), bits=4, lanes=16),
-        GlobalAvgPool("global_avg_pool_2x3x5_l1", in_shape=(2, 3, 5), bits=1, lanes=1),
-        GlobalAvgPool("global_avg_pool_1x1x4_l2", in_shape=(1, 1, 4), bits=8, lanes=2,
+        GlobalAvgPoolUnit("global_avg_pool_3x3x16_l16", in_shape=(3, 3, 16), bits=4, lanes=16),
+        GlobalAvgPoolUnit("global_avg_pool_2x3x5_l1", in_shape=(2, 3, 5), bits=1, lanes=1),
+        GlobalAvgPoolUnit("global_avg_pool_1x1x4_l2", in_shape=(1, 1, 4), bits=8, lanes=2,
                       signed=True),
     ]

@@ -30,8 +30,8 @@ from rtl_gen.hdl.timing import streamed
 from rtl_gen.blocks.window.window_block import WindowBlock
 
 
-class MaxPool(WindowBlock):
-    """``MaxPool("l04_pool", in_shape=(H, W, C), kernel=3, stride=2, pad=1, bits=2,
+class MaxPoolUnit(WindowBlock):
+    """``MaxPoolUnit("l04_pool", in_shape=(H, W, C), kernel=3, stride=2, pad=1, bits=2,
     lanes=C)``."""
 
     kind = "maxpool"
@@ -140,9 +140,9 @@ def catalog_configs():
     """Max pool configurations tested on both simulators and linted."""
     return [
         # 2x2 s2 (ResNet/VGG style), non-square, C=6 in groups of 3.
-        MaxPool("maxpool_k2s2_6x10c6", (6, 10, 6), 2, 2, 0, bits=3, lanes=3),
+        MaxPoolUnit("maxpool_k2s2_6x10c6", (6, 10, 6), 2, 2, 0, bits=3, lanes=3),
         # 3x3 s2 p1 (ResNet stem), odd sizes, C=5, lanes=1.
-        MaxPool("maxpool_k3s2p1_7x9c5", (7, 9, 5), 3, 2, 1, bits=2, lanes=1),
+        MaxPoolUnit("maxpool_k3s2p1_7x9c5", (7, 9, 5), 3, 2, 1, bits=2, lanes=1),
         # 3x3 s2 p0 (AlexNet), non-square, C=3, lanes=C.
-        MaxPool("maxpool_k3s2p0_9x7c3", (9, 7, 3), 3, 2, 0, bits=4, lanes=3),
+        MaxPoolUnit("maxpool_k3s2p0_9x7c3", (9, 7, 3), 3, 2, 0, bits=4, lanes=3),
     ]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.blocks.add import Add
+from rtl_gen.blocks.add import AddUnit
 from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import add as model_add
@@ -43,7 +43,7 @@ def input_tensors(blk, seed, frames=3):
 
 
 def model_range(blk):
-    """Output range of the model's add over the input corners (independent of Add)."""
+    """Output range of the model's add over the input corners (independent of AddUnit)."""
     (alo, ahi), (blo, bhi) = (value_range(blk.a_bits, blk.a_signed),
                               value_range(blk.b_bits, blk.b_signed))
     one = np.ones((1, blk.channels), dtype=np.int64)
@@ -119,5 +119,5 @@ BASE = dict(name="ad", lanes=2, a_bits=2, a_signed=False, b_bits=8, b_signed=Tru
 ])
 def test_add_bad_parameters(change, match, tmp_path):
     with pytest.raises(QNNError, match=match):
-        Add(**dict(BASE, **change)).generate(tmp_path)
+        AddUnit(**dict(BASE, **change)).generate(tmp_path)
     assert not list(tmp_path.glob("*.v"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtl_gen import QNNError
-from rtl_gen.blocks.argmax import ArgMax
+from rtl_gen.blocks.argmax import ArgMaxUnit
 from rtl_gen.blocks.catalog import configs
 from rtl_gen.model.layers import argmax
 from rtl_gen.model.packing import pack
@@ -117,5 +117,5 @@ def test_reference_cycle_model(blk):
 def test_argmax_bad_parameters(kwargs, match, tmp_path):
     kwargs = dict({"name": "am"}, **kwargs)
     with pytest.raises(QNNError, match=match):
-        ArgMax(**kwargs).generate(tmp_path)
+        ArgMaxUnit(**kwargs).generate(tmp_path)
     assert not list(tmp_path.glob("*.v"))

@@ -7,7 +7,7 @@ import pytest
 
 from rtl_gen import QNNError
 from rtl_gen.blocks.catalog import configs
-from rtl_gen.blocks.fork import Fork
+from rtl_gen.blocks.fork import ForkUnit
 from rtl_gen.model.layers import fork as model_fork
 from rtl_gen.model.packing import value_range
 from verif.blocktest import assert_covers, assert_reaches, check_block, pack_frames
@@ -83,5 +83,5 @@ def test_fork_reference_matches_model():
 ])
 def test_fork_bad_parameters(kwargs, match, tmp_path):
     with pytest.raises(QNNError, match=match):
-        Fork(**kwargs).generate(tmp_path)
+        ForkUnit(**kwargs).generate(tmp_path)
     assert not list(tmp_path.glob("*.v"))

@@ -7,7 +7,7 @@ import pytest
 
 from rtl_gen import QNNError
 from rtl_gen.blocks.catalog import configs
-from rtl_gen.blocks.global_avg_pool import GlobalAvgPool
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPoolUnit
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
 from rtl_gen.model.packing import value_range
@@ -82,5 +82,5 @@ BASE = dict(name="gap", in_shape=(4, 4, 8), bits=2, lanes=2)
 ])
 def test_global_avg_pool_bad_parameters(change, match, tmp_path):
     with pytest.raises(QNNError, match=match):
-        GlobalAvgPool(**dict(BASE, **change)).generate(tmp_path)
+        GlobalAvgPoolUnit(**dict(BASE, **change)).generate(tmp_path)
     assert not list(tmp_path.glob("*.v"))

@@ -5,12 +5,12 @@ unused signals hide in corners no hand-picked configuration reaches)."""
 import numpy as np
 import pytest
 
-from rtl_gen.blocks.add import Add
-from rtl_gen.blocks.argmax import ArgMax
+from rtl_gen.blocks.add import AddUnit
+from rtl_gen.blocks.argmax import ArgMaxUnit
 from rtl_gen.blocks.fifo import Fifo
-from rtl_gen.blocks.fork import Fork
-from rtl_gen.blocks.global_avg_pool import GlobalAvgPool
-from rtl_gen.blocks.maxpool import MaxPool
+from rtl_gen.blocks.fork import ForkUnit
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPoolUnit
+from rtl_gen.blocks.maxpool import MaxPoolUnit
 from rtl_gen.model.layers import out_size
 from rtl_gen.blocks.mvu.mvu import MVU
 from rtl_gen.blocks.window.sliding_window import SlidingWindow
@@ -57,7 +57,7 @@ def swu_wide(rng, i):
 
 def maxpool(rng, i):
     shape, k, s, p = _window(rng)
-    return MaxPool(f"sweep_pool{i}", shape, k, s, p, int(rng.integers(1, 9)),
+    return MaxPoolUnit(f"sweep_pool{i}", shape, k, s, p, int(rng.integers(1, 9)),
                    _divisor(rng, shape[2]))
 
 
@@ -94,7 +94,7 @@ def add(rng, i):
     lanes = _divisor(rng, c)
     mul = [int(m) for m in rng.integers(1, 7, size=c)] if rng.random() < 0.5 else \
         int(rng.choice([1, 2, 3, 4]))
-    return Add(f"sweep_add{i}", lanes, int(rng.integers(1, 9)), bool(rng.random() < 0.5),
+    return AddUnit(f"sweep_add{i}", lanes, int(rng.integers(1, 9)), bool(rng.random() < 0.5),
                int(rng.integers(2, 16)), True, c, int(rng.integers(1, 9)), mul_a=mul)
 
 
@@ -107,19 +107,19 @@ def width_converter(rng, i):
 
 def gap(rng, i):
     c = int(rng.integers(1, 13))
-    return GlobalAvgPool(f"sweep_gap{i}", (int(rng.integers(1, 9)), int(rng.integers(1, 9)), c),
+    return GlobalAvgPoolUnit(f"sweep_gap{i}", (int(rng.integers(1, 9)), int(rng.integers(1, 9)), c),
                          int(rng.integers(1, 9)), _divisor(rng, c), bool(rng.random() < 0.3))
 
 
 def argmax(rng, i):
     lanes = int(rng.integers(1, 9))
-    return ArgMax(f"sweep_argmax{i}", lanes * int(rng.integers(1, 40)) + lanes * (lanes == 1),
+    return ArgMaxUnit(f"sweep_argmax{i}", lanes * int(rng.integers(1, 40)) + lanes * (lanes == 1),
                   int(rng.integers(2, 24)), lanes, bool(rng.random() < 0.7))
 
 
 def fork(rng, i):
     lanes = int(rng.integers(1, 9))
-    return Fork(f"sweep_fork{i}", lanes, int(rng.integers(1, 12)), int(rng.integers(1, 50)),
+    return ForkUnit(f"sweep_fork{i}", lanes, int(rng.integers(1, 12)), int(rng.integers(1, 50)),
                 bool(rng.random() < 0.5))
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rtl_gen.blocks.catalog import configs
-from rtl_gen.blocks.maxpool import MaxPool
+from rtl_gen.blocks.maxpool import MaxPoolUnit
 from rtl_gen.model.layers import maxpool
 from verif.blocktest import assert_covers, check_block
 
@@ -67,14 +67,14 @@ def test_reference_and_models():
 def test_maxpool_shape_sweep():
     """Shapes no catalog entry names (K 1..11, any stride and padding): exact cycle model
     and latency, bit-exact with pauses."""
-    sweep(random_shapes(MaxPool, seed=3, count=5, max_cycles=600), seed=200)
+    sweep(random_shapes(MaxPoolUnit, seed=3, count=5, max_cycles=600), seed=200)
 
 
 @pytest.mark.nightly
 def test_maxpool_shape_sweep_long():
-    sweep(random_shapes(MaxPool, seed=4, count=60, max_cycles=3000), seed=2000)
+    sweep(random_shapes(MaxPoolUnit, seed=4, count=60, max_cycles=3000), seed=2000)
 
 
 @pytest.mark.parametrize("change,match", BAD_WINDOWS, ids=lambda v: str(v)[:40])
 def test_maxpool_bad_parameters(change, match, tmp_path):
-    make_bad(MaxPool, tmp_path, change, match)
+    make_bad(MaxPoolUnit, tmp_path, change, match)
