@@ -14,12 +14,12 @@ sliding windows), so that the testbench can compare every layer boundary.
 import copy
 from dataclasses import dataclass, field
 
-from rtl_gen.blocks.add import Add as AddBlock
-from rtl_gen.blocks.argmax import ArgMax as ArgMaxBlock
+from rtl_gen.blocks.add import AddUnit as AddBlock
+from rtl_gen.blocks.argmax import ArgMaxUnit as ArgMaxBlock
 from rtl_gen.errors import QNNError, require
-from rtl_gen.blocks.fork import Fork as ForkBlock
-from rtl_gen.blocks.global_avg_pool import GlobalAvgPool as GapBlock
-from rtl_gen.blocks.maxpool import MaxPool as MaxPoolBlock
+from rtl_gen.blocks.fork import ForkUnit as ForkBlock
+from rtl_gen.blocks.global_avg_pool import GlobalAvgPoolUnit as GapBlock
+from rtl_gen.blocks.maxpool import MaxPoolUnit as MaxPoolBlock
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import INPUT, Add, ArgMax, Conv, Dense, Fork, GlobalAvgPool, \
     MaxPool, Threshold, consumers

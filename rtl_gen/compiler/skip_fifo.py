@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from rtl_gen.errors import QNNError
 from rtl_gen.blocks.fifo import Fifo
-from rtl_gen.blocks.fork import Fork as ForkBlock
+from rtl_gen.blocks.fork import ForkUnit as ForkBlock
 from rtl_gen.blocks.mvu.mvu import MVU
 from rtl_gen.blocks.window.window_block import WindowBlock
 
@@ -105,7 +105,7 @@ def _branch(p, into, add_blk, port):
 
 
 def insert_skip_fifos(p):
-    from rtl_gen.blocks.add import Add as AddBlock
+    from rtl_gen.blocks.add import AddUnit as AddBlock
 
     into = _upstream(p)
     for add_blk in [b for b in p.blocks if isinstance(b, AddBlock)]:
