@@ -23,7 +23,19 @@ from pathlib import Path
 
 import numpy as np
 
+from rtl_gen.blocks.catalog import catalog
+from rtl_gen.compiler.budget import fold_for_budget, parse_budget
+from rtl_gen.compiler.compile import compile_network, plan
+from rtl_gen.compiler.folding import report
+from rtl_gen.compiler.latency import pipeline_timing
+from rtl_gen.compiler.resources import pipeline_estimate
+from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, design
 from rtl_gen.errors import QNNError
+from rtl_gen.model.serialize import load
+from verif.harness import BUILD as HBUILD
+from verif.harness import SimulationFailed, simulate
+from verif.lint import lint
+from verif.network_sim import run_network
 
 BUILD = Path("build")
 
@@ -33,16 +45,11 @@ def _say(msg):
 
 
 def blocks():
-    from rtl_gen.blocks.catalog import catalog
-
     return {b.name: b for b in catalog()}
 
 
 def network(top, seed=0):
     """The network spec for ``top`` (a named design or a spec file), or None."""
-    from rtl_gen.designs.networks import DESIGNS, design
-    from rtl_gen.model.serialize import load
-
     if top in DESIGNS:
         return design(top, seed)
     if top.endswith((".yaml", ".yml", ".json")):
@@ -53,16 +60,12 @@ def network(top, seed=0):
 
 
 def unknown(top):
-    from rtl_gen.designs.networks import DESIGNS
-
     return QNNError(None, f"unknown design '{top}'",
                     "a network (" + ", ".join(DESIGNS) + "), a spec file (.yaml/.json), or "
                     "a block configuration (streamqnn list)")
 
 
 def _target(args, net):
-    from rtl_gen.designs.networks import DEFAULT_TARGET
-
     if args.target:
         return args.target
     return DEFAULT_TARGET.get(net.name, None)
@@ -85,9 +88,6 @@ def _folding(args):
 def _plan(args, net):
     """(net, folds, pipeline): folded for --budget, or for --target (a design's default
     target when neither is given)."""
-    from rtl_gen.compiler.budget import fold_for_budget, parse_budget
-    from rtl_gen.compiler.compile import plan
-
     if getattr(args, "budget", None):
         if args.target:
             raise QNNError(net.name, "both --target and --budget given",
@@ -107,10 +107,6 @@ def _plan(args, net):
 
 def compile_top(top, args):
     """(CompiledNetwork) with progress; lint included."""
-    from rtl_gen.compiler.compile import compile_network
-    from verif.harness import BUILD as HBUILD
-    from verif.lint import lint
-
     net = network(top, args.seed)
     planned = _plan(args, net)
     out = Path(args.out) if getattr(args, "out", None) else BUILD / "designs" / net.name
@@ -124,8 +120,6 @@ def compile_top(top, args):
 
 
 def cmd_list(args):
-    from rtl_gen.designs.networks import DEFAULT_TARGET, DESIGNS
-
     for name in DESIGNS:
         print(f"{name:28s} network    default target {DEFAULT_TARGET.get(name, '-')} cycles/frame")
     for name, blk in sorted(blocks().items()):
@@ -150,10 +144,6 @@ def cmd_generate(args):
 
 
 def cmd_estimate(args):
-    from rtl_gen.compiler.folding import report
-    from rtl_gen.compiler.latency import pipeline_timing
-    from rtl_gen.compiler.resources import pipeline_estimate
-
     net = network(args.top, args.seed)
     if net is None:
         raise unknown(args.top)
@@ -188,9 +178,6 @@ def _summary(res, model, latency, frames, sim, wall):
 
 
 def cmd_sim(args):
-    from verif.harness import SimulationFailed, simulate
-    from verif.network_sim import run_network
-
     net = network(args.top, args.seed)
     frames = max(1, args.frames)
     try:

@@ -5,7 +5,7 @@ and the first beat on every internal stream against the latency model; skip FIFO
 import pytest
 
 from rtl_gen.compiler.compile import compile_network, plan
-from rtl_gen.compiler.skip_fifo import resize_skip_fifo
+from rtl_gen.compiler.passes.size_skip_fifos import resize_skip_fifo
 from rtl_gen.designs.networks import DEFAULT_TARGET, design
 from verif.harness import BUILD, SimulationFailed
 from verif.lint import lint

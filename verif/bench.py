@@ -21,6 +21,7 @@ import numpy as np
 
 from rtl_gen.blocks.catalog import _modules
 from rtl_gen.compiler.resources import block_estimate
+from verif import bench_networks
 from verif.estimate import estimate
 from verif.harness import generate, simulate
 
@@ -129,8 +130,6 @@ def main(argv=None):
         "run.",
         "",
     ]
-    from verif import bench_networks
-
     makers = {"blocks": blocks_section, "networks": bench_networks.networks_section,
               "folding": bench_networks.folding_section,
               "budget": bench_networks.budget_section}

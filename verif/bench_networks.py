@@ -16,7 +16,7 @@ from rtl_gen.compiler.budget import fold_for_budget, parse_budget
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import auto_fold, frame_interval
 from rtl_gen.compiler.latency import pipeline_timing
-from rtl_gen.compiler.pipeline import build_pipeline, without_forks
+from rtl_gen.compiler.compile import build_pipeline, without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs.networks import DEFAULT_TARGET, design
 from rtl_gen.errors import QNNError

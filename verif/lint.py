@@ -11,6 +11,9 @@ import sys
 import time
 from pathlib import Path
 
+from rtl_gen.blocks.catalog import catalog
+from rtl_gen.compiler.compile import compile_network, plan
+from rtl_gen.designs import DEFAULT_TARGET, design
 from verif.simulators import verilator_binary, verilator_env
 
 LINT_FLAGS = ["--lint-only", "-Wall", "-Wno-WIDTHEXPAND"]
@@ -37,10 +40,6 @@ LINT_DESIGNS = ("resnet_block", "resnet_block_down", "tiny_resnet")
 def main(argv=None):
     """Lint every catalog block configuration and the small named networks (top module
     and all of its modules together). ``--all`` adds resnet18 and alexnet (slow)."""
-    from rtl_gen.blocks.catalog import catalog
-    from rtl_gen.compiler.compile import compile_network, plan
-    from rtl_gen.designs.networks import DEFAULT_TARGET, design
-
     argv = list(sys.argv[1:] if argv is None else argv)
     designs = LINT_DESIGNS + (("resnet18", "alexnet") if "--all" in argv else ())
     argv = [a for a in argv if a != "--all"]

@@ -34,6 +34,7 @@ from rtl_gen.hdl.adder_tree import adder_tree, delay_line, tree_latency
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.hdl.lanes import join_lanes, lane_signal, lane_signals, split_lanes
+from rtl_gen.model.batchnorm import fold_batchnorm
 from rtl_gen.model.formats import check_act_bits, int_array, signed_bits
 from rtl_gen.model.layers import check_thresholds, threshold
 from rtl_gen.model.packing import pack, unpack, value_range
@@ -287,8 +288,6 @@ def bn_example_params():
 
 def _bn_config():
     """Thresholds folded by ``fold_batchnorm`` for a 9-bit signed accumulator."""
-    from rtl_gen.model.batchnorm import fold_batchnorm
-
     T, neg = fold_batchnorm(**bn_example_params(), acc_range=(-256, 255), name=BN_EXAMPLE)
     return Thresholding(BN_EXAMPLE, T, neg, in_bits=9, pe=4, pixels=3)
 

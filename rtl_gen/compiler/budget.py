@@ -19,12 +19,13 @@ limit (place and route rarely closes timing on a device filled to the last LUT).
 
 from dataclasses import dataclass
 
-from rtl_gen.compiler.folding import divisors, frame_interval, mvu_choices, mvu_cycles, \
-    reachable_interval, stream_cycles
+from rtl_gen.compiler.compile import plan
+from rtl_gen.compiler.folding import frame_interval, reachable_interval
+from rtl_gen.compiler.layer_kinds import kind_of
+from rtl_gen.compiler.passes.without_forks import without_forks
 from rtl_gen.compiler.resources import Resources, pipeline_estimate
 from rtl_gen.errors import QNNError, require
 from rtl_gen.model.infer import infer
-from rtl_gen.model.netgraph import Conv, Dense
 
 # Device totals (LUT, FF, RAMB36) from the Xilinx data sheets (DS190, DS891, DS923).
 DEVICES = {
@@ -90,21 +91,14 @@ def interval_candidates(net):
     types = infer(net)
     found = set()
     for lay in net.layers:
-        tin, tout = types[net.sources(lay)[0]], types[lay.name]
-        if isinstance(lay, (Conv, Dense)):
-            simds, pes = mvu_choices(lay, tin, tout)
-            found.update(mvu_cycles(lay, tin, tout, s, p) for s in simds for p in pes)
-        else:
-            found.update(stream_cycles(lay, tin, d) for d in divisors(tin.shape[2]))
+        kind, tin, tout = kind_of(lay), types[net.sources(lay)[0]], types[lay.name]
+        found.update(kind.cycles(lay, tin, tout, s, p) for s, p in kind.options(lay, tin, tout))
     return sorted(found)
 
 
 def fold_for_budget(net, budget, folding=None, fraction=1.0, progress=None):
     """The plan (net, folds, pipeline) with the smallest frame interval whose estimate
     fits ``budget`` (a :class:`Budget` or its text); returns (plan, estimate, target)."""
-    from rtl_gen.compiler.compile import plan
-    from rtl_gen.compiler.pipeline import without_forks
-
     if not isinstance(budget, Budget):
         budget = parse_budget(budget)
     require(0 < fraction <= 1, net.name, f"budget fraction {fraction!r}",

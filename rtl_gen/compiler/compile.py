@@ -1,7 +1,8 @@
 """Compile a network spec into a folder of Verilog: one module per block, and a top.
 
 ``compile_network(net, folder, folding=None, target_cycles=None)`` checks the spec,
-folds it, builds the pipeline (``rtl_gen.compiler.pipeline``), writes every block's
+folds it, builds the pipeline (``build_pipeline``: the passes of
+``rtl_gen.compiler.passes`` in sequence), writes every block's
 module and ``.mem`` files and the top module ``<network name>.v``, plus
 ``manifest.json`` (blocks, folding, cycle model, first-frame latency model, skip-FIFO
 analysis). Every error in
@@ -17,7 +18,11 @@ from rtl_gen.hdl.block import StreamPort, check_module_name
 from rtl_gen.hdl.emit import copy_rtl, generate_cached
 from rtl_gen.compiler.folding import fold_network, frame_interval, report
 from rtl_gen.compiler.latency import pipeline_timing
-from rtl_gen.compiler.pipeline import build_pipeline, without_forks
+from rtl_gen.compiler.passes.insert_forks import insert_forks
+from rtl_gen.compiler.passes.insert_width_converters import insert_width_converters
+from rtl_gen.compiler.passes.lower import lower
+from rtl_gen.compiler.passes.size_skip_fifos import size_skip_fifos
+from rtl_gen.compiler.passes.without_forks import without_forks
 from rtl_gen.compiler.toplevel import write_top
 
 
@@ -68,6 +73,18 @@ class CompiledNetwork:
     @property
     def data_files(self):
         return [f for f in self.files if f.suffix != ".v"]
+
+
+PASSES = (insert_forks, insert_width_converters, size_skip_fifos)
+
+
+def build_pipeline(net, folds):
+    """The pipeline of ``net`` (no Fork layers) at ``folds``: lowered, then every pass of
+    ``PASSES`` in turn."""
+    p = lower(net, folds)
+    for run_pass in PASSES:
+        p = run_pass(p)
+    return p
 
 
 def plan(net, folding=None, target_cycles=None):

@@ -14,7 +14,7 @@ The model assumes that no stall from downstream delays a beat that the rest of t
 pipeline is waiting for. That holds for the compiler's pipelines: a window unit's ring
 always has room for the rows its next output row reads (``rtl_gen.blocks.window.line_buffer``), a
 width converter never refuses a beat it needs, and each skip FIFO holds what its fork
-sends before the add takes the first pair (``rtl_gen.compiler.skip_fifo``). The tests
+sends before the add takes the first pair (``rtl_gen.compiler.passes.size_skip_fifos``). The tests
 check it against simulation: the first transfer on every internal stream and the
 latency at the output, cycle for cycle.
 

@@ -32,6 +32,8 @@ the formula is checked on every run.
 import math
 from dataclasses import dataclass
 
+from rtl_gen.blocks.mvu.weights import MULTIPLY, SELECT, XNOR
+
 BRAM36_SHAPES = [(512, 72), (1024, 36), (2048, 18), (4096, 9), (8192, 4), (16384, 2),
                  (32768, 1)]
 # Fitted once: the median of Yosys / structural count over the block catalog (2026-11-25,
@@ -84,8 +86,6 @@ def _skid(width):
 
 
 def _mvu(blk):
-    from rtl_gen.blocks.mvu.weights import MULTIPLY, SELECT, XNOR
-
     kind, ib = blk.datapath, blk.in_bits
     wb = blk.fmt.bits
     lb = {XNOR: ib, SELECT: ib + 1, MULTIPLY: ib + wb}[kind]
@@ -132,36 +132,60 @@ def _thresholding(blk):
         _skid(blk.pe * a)
 
 
+def _ports_width(blk, direction):
+    return sum(p.width for p in blk.ports() if p.direction == direction)
+
+
+def _fifo(blk):
+    b, lut = memory(blk.depth, blk.width + 1)
+    depth_bits = max(1, (blk.depth - 1).bit_length())
+    return Resources(K_LUT["fifo"] * (lut + 3 * depth_bits),
+                     K_FF["fifo"] * (blk.width + 1 + 3 * depth_bits + 2), b)
+
+
+def _fork(blk):
+    out = _ports_width(blk, "out")
+    return Resources(K_LUT["fork"] * (out / 2), K_FF["fork"] * 2 * (out + 2), 0)
+
+
+def _width_converter(blk):
+    cap = blk.capacity * blk.bits
+    return Resources(K_LUT["width_converter"] * 2 * cap,
+                     K_FF["width_converter"] * (cap + _ports_width(blk, "out")), 0)
+
+
+def _add(blk):
+    out, inw = _ports_width(blk, "out"), _ports_width(blk, "in")
+    return Resources(K_LUT["add"] * 2 * out, K_FF["add"] * (inw + 3 * out), 0)
+
+
+def _global_avg_pool(blk):
+    out, inw = _ports_width(blk, "out"), _ports_width(blk, "in")
+    b, lut = memory(blk.in_shape[2] // blk.lanes, out)
+    return Resources(K_LUT["global_avg_pool"] * (2 * out + lut),
+                     K_FF["global_avg_pool"] * (inw + 3 * out), b)
+
+
+def _argmax(blk):
+    out, inw = _ports_width(blk, "out"), _ports_width(blk, "in")
+    return Resources(K_LUT["argmax"] * 3 * inw, K_FF["argmax"] * (2 * inw + 4 * out), 0)
+
+
+# The estimate of each block kind (``Block.kind``): a new block kind adds one entry.
+ESTIMATORS = {"mvu": _mvu, "sliding_window": _window, "maxpool": _window,
+              "thresholding": _thresholding, "fifo": _fifo, "fork": _fork,
+              "width_converter": _width_converter, "add": _add,
+              "global_avg_pool": _global_avg_pool, "argmax": _argmax}
+
+
 def block_estimate(blk):
-    """:class:`Resources` of one block instance."""
-    k = blk.kind
-    if k == "mvu":
-        return _mvu(blk)
-    if k in ("sliding_window", "maxpool"):
-        return _window(blk)
-    if k == "thresholding":
-        return _thresholding(blk)
-    out = sum(p.width for p in blk.ports() if p.direction == "out")
-    inw = sum(p.width for p in blk.ports() if p.direction == "in")
-    if k == "fifo":
-        b, lut = memory(blk.depth, blk.width + 1)
-        depth_bits = max(1, (blk.depth - 1).bit_length())
-        return Resources(K_LUT[k] * (lut + 3 * depth_bits),
-                         K_FF[k] * (blk.width + 1 + 3 * depth_bits + 2), b)
-    if k == "fork":
-        return Resources(K_LUT[k] * (out / 2), K_FF[k] * 2 * (out + 2), 0)
-    if k == "width_converter":
-        cap = blk.capacity * blk.bits
-        return Resources(K_LUT[k] * 2 * cap, K_FF[k] * (cap + out), 0)
-    if k == "add":
-        return Resources(K_LUT[k] * 2 * out, K_FF[k] * (inw + 3 * out), 0)
-    if k == "global_avg_pool":
-        groups = blk.in_shape[2] // blk.lanes
-        b, lut = memory(groups, out)
-        return Resources(K_LUT[k] * (2 * out + lut), K_FF[k] * (inw + 3 * out), b)
-    if k == "argmax":
-        return Resources(K_LUT[k] * 3 * inw, K_FF[k] * (2 * inw + 4 * out), 0)
-    return Resources(out, 2 * out, 0)
+    """:class:`Resources` of one block instance (a kind without an estimator counts its
+    output register: one FF pair and LUT per output bit)."""
+    est = ESTIMATORS.get(blk.kind)
+    if est is None:
+        out = _ports_width(blk, "out")
+        return Resources(out, 2 * out, 0)
+    return est(blk)
 
 
 def pipeline_estimate(pipe):

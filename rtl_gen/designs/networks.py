@@ -18,7 +18,7 @@ import numpy as np
 
 from rtl_gen.errors import QNNError
 from rtl_gen.model import layers as L
-from rtl_gen.model.execute import _layer
+from rtl_gen.model.execute import run_layer
 from rtl_gen.model.formats import parse_weight_format
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import INPUT, Add, ArgMax, Conv, Dense, GlobalAvgPool, MaxPool, \
@@ -72,7 +72,7 @@ def calibrate(net, seed=0, samples=2):
             lay.thresholds = thresholds_from_samples(acc, lay.act_bits, neg)
         types = infer(_prefix(net, lay))
         for o in outs:
-            o[lay.name] = _layer(lay, [o[s] for s in src], types, src)
+            o[lay.name] = run_layer(lay, [o[s] for s in src], types, src)
     return net
 
 

@@ -16,28 +16,43 @@ def _need(value, lay, what, valid):
     return value
 
 
-def _layer(lay, xs, types, src):
-    x = xs[0]
-    if isinstance(lay, Conv):
-        w = _need(lay.weights, lay, "weights", "an integer array (C_out, K, K, C_in/groups)")
-        return L.conv2d(x, w, lay.stride, lay.pad, lay.groups, lay.name)
-    if isinstance(lay, Dense):
-        w = _need(lay.weights, lay, "weights", "an integer array (out_features, H*W*C)")
-        return L.dense(x, w, lay.name)
-    if isinstance(lay, Threshold):
-        t = _need(lay.thresholds, lay, "thresholds", "an integer array (C, 2^act_bits - 1)")
-        return L.threshold(x, t, lay.neg, lay.name)
-    if isinstance(lay, MaxPool):   # padding inserts the range minimum (code 0 for codes)
-        return L.maxpool(x, lay.kernel, lay.stride, lay.pad, lay.name, types[src[0]].lo)
-    if isinstance(lay, GlobalAvgPool):
-        return L.global_avg_pool_sum(x, lay.name)
-    if isinstance(lay, Fork):
-        return L.fork(x)[0]
-    if isinstance(lay, Add):
-        return L.add(xs[0], xs[1], lay.mul[0], lay.mul[1], lay.name)
-    if isinstance(lay, ArgMax):
-        return np.full((1, 1, 1), L.argmax(x), dtype=np.int64)
-    raise AssertionError(type(lay))
+def _conv(lay, xs, types, src):
+    w = _need(lay.weights, lay, "weights", "an integer array (C_out, K, K, C_in/groups)")
+    return L.conv2d(xs[0], w, lay.stride, lay.pad, lay.groups, lay.name)
+
+
+def _dense(lay, xs, types, src):
+    w = _need(lay.weights, lay, "weights", "an integer array (out_features, H*W*C)")
+    return L.dense(xs[0], w, lay.name)
+
+
+def _threshold(lay, xs, types, src):
+    t = _need(lay.thresholds, lay, "thresholds", "an integer array (C, 2^act_bits - 1)")
+    return L.threshold(xs[0], t, lay.neg, lay.name)
+
+
+def _maxpool(lay, xs, types, src):   # padding inserts the range minimum (code 0 for codes)
+    return L.maxpool(xs[0], lay.kernel, lay.stride, lay.pad, lay.name, types[src[0]].lo)
+
+
+# How each layer kind computes its output from its inputs ``xs`` (the model's registry of
+# layer semantics; the type rules are in ``infer``).
+RUN = {
+    Conv: _conv,
+    Dense: _dense,
+    Threshold: _threshold,
+    MaxPool: _maxpool,
+    GlobalAvgPool: lambda lay, xs, types, src: L.global_avg_pool_sum(xs[0], lay.name),
+    Fork: lambda lay, xs, types, src: L.fork(xs[0])[0],
+    Add: lambda lay, xs, types, src: L.add(xs[0], xs[1], lay.mul[0], lay.mul[1], lay.name),
+    ArgMax: lambda lay, xs, types, src: np.full((1, 1, 1), L.argmax(xs[0]), dtype=np.int64),
+}
+
+
+def run_layer(lay, xs, types, src):
+    """The output of ``lay`` for its input tensors ``xs`` (``types``: the network's
+    inferred types; ``src``: the names of its inputs)."""
+    return RUN[type(lay)](lay, xs, types, src)
 
 
 def run(net, x):
@@ -53,5 +68,5 @@ def run(net, x):
     outs = {INPUT: x}
     for lay in net.layers:
         src = net.sources(lay)
-        outs[lay.name] = _layer(lay, [outs[s] for s in src], types, src)
+        outs[lay.name] = run_layer(lay, [outs[s] for s in src], types, src)
     return outs

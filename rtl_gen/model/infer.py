@@ -139,8 +139,16 @@ def _argmax(lay, t, src):
     return tensor_type((1, 1, 1), 0, int(np.prod(t.shape)) - 1)
 
 
-_RULES = {Conv: _conv, Dense: _dense, Threshold: _threshold, MaxPool: _maxpool,
-          GlobalAvgPool: _gap, Fork: lambda lay, t, src: t, ArgMax: _argmax}
+def _one_input(rule):
+    return lambda lay, ts, srcs: rule(lay, ts[0], srcs[0])
+
+
+# The type rule of each layer kind: (layer, input types, input names) -> output type.
+RULES = {Conv: _one_input(_conv), Dense: _one_input(_dense),
+         Threshold: _one_input(_threshold), MaxPool: _one_input(_maxpool),
+         GlobalAvgPool: _one_input(_gap), Fork: lambda lay, ts, srcs: ts[0],
+         Add: lambda lay, ts, srcs: _add(lay, ts[0], ts[1], *srcs),
+         ArgMax: _one_input(_argmax)}
 
 
 def _check_network(net):
@@ -155,7 +163,7 @@ def _check_network(net):
 
 
 def _check_layer(net, i, lay, types):
-    require(type(lay) in _RULES or type(lay) is Add, None,
+    require(type(lay) in RULES, None,
             f"item {i} of the layer list is a {type(lay).__name__}",
             ", ".join(LAYER_TYPES))
     name = lay.name
@@ -180,9 +188,6 @@ def infer(net):
     for i, lay in enumerate(net.layers):
         _check_layer(net, i, lay, types)
         srcs = net.sources(lay)
-        if isinstance(lay, Add):
-            types[lay.name] = _add(lay, types[srcs[0]], types[srcs[1]], *srcs)
-        else:
-            types[lay.name] = _RULES[type(lay)](lay, types[srcs[0]], srcs[0])
+        types[lay.name] = RULES[type(lay)](lay, [types[s] for s in srcs], srcs)
     return types
 

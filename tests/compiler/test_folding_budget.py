@@ -9,7 +9,7 @@ from rtl_gen.compiler.budget import DEVICES, Budget, fold_for_budget, interval_c
     parse_budget
 from rtl_gen.compiler.compile import plan
 from rtl_gen.compiler.folding import fold_network, frame_interval, reachable_interval
-from rtl_gen.compiler.pipeline import without_forks
+from rtl_gen.compiler.passes.without_forks import without_forks
 from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs.networks import design
 from rtl_gen.errors import QNNError

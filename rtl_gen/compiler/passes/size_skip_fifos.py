@@ -1,4 +1,4 @@
-"""Skip-FIFO depth by analysis: what the longer branch of a residual block absorbs.
+"""Pass: skip-FIFO depth by analysis: what the longer branch of a residual block absorbs.
 
 A residual block forks one stream X into two branches that meet again at an add, which
 takes one beat from each branch at a time. Before the add can take the skip beat of
@@ -28,11 +28,13 @@ under random backpressure and a clearly smaller one deadlocking.
 
 from dataclasses import dataclass
 
-from rtl_gen.errors import QNNError
+from rtl_gen.blocks.add import AddUnit
 from rtl_gen.blocks.fifo import Fifo
-from rtl_gen.blocks.fork import ForkUnit as ForkBlock
+from rtl_gen.blocks.fork import ForkUnit
 from rtl_gen.blocks.mvu.mvu import MVU
 from rtl_gen.blocks.window.window_block import WindowBlock
+from rtl_gen.compiler.ir import Link
+from rtl_gen.errors import QNNError
 
 SLACK_BEATS = 8
 
@@ -93,7 +95,7 @@ def _branch(p, into, add_blk, port):
     """Blocks from the fork to ``add_blk.port`` (fork excluded), and the fork's link."""
     chain = []
     ln = into[(add_blk.name, port)]
-    while not isinstance(ln.src, ForkBlock):
+    while not isinstance(ln.src, ForkUnit):
         chain.append(ln.src)
         prev = into.get((ln.src.name, "s_axis"))
         if prev is None:
@@ -104,11 +106,10 @@ def _branch(p, into, add_blk, port):
     return list(reversed(chain)), ln
 
 
-def insert_skip_fifos(p):
-    from rtl_gen.blocks.add import AddUnit as AddBlock
-
+def size_skip_fifos(p):
+    """A FIFO of the analysed depth on the shorter branch of every residual join."""
     into = _upstream(p)
-    for add_blk in [b for b in p.blocks if isinstance(b, AddBlock)]:
+    for add_blk in [b for b in p.blocks if isinstance(b, AddUnit)]:
         layer = p.layer_of[add_blk.name]
         (ba, la), (bb, lb) = _branch(p, into, add_blk, "s_axis_a"), \
             _branch(p, into, add_blk, "s_axis_b")
@@ -124,7 +125,8 @@ def insert_skip_fifos(p):
         long_b, short_b, short_link = (ba, bb, lb) if lag_a >= lag_b else (bb, ba, la)
         lag_long, lag_short = max(lag_a, lag_b), min(lag_a, lag_b)
         depth = max(2, lag_long - lag_short + row_beats + SLACK_BEATS)
-        fifo = Fifo(f"{add_blk.name[:-len('_add')] if add_blk.name.endswith('_add') else add_blk.name}_skipfifo",
+        stem = add_blk.name[:-len("_add")] if add_blk.name.endswith("_add") else add_blk.name
+        fifo = Fifo(f"{stem}_skipfifo",
                     fork.port(short_link.src_port).width, depth, lanes=lanes,
                     signed=fork.port(short_link.src_port).signed)
         place_fifo(p, short_link, fifo, layer)
@@ -136,8 +138,6 @@ def insert_skip_fifos(p):
 
 def place_fifo(p, link, fifo, layer):
     """Insert ``fifo`` into ``link`` (src -> fifo -> dst)."""
-    from rtl_gen.compiler.pipeline import Link
-
     i = p.links.index(link)
     p.links[i:i + 1] = [Link(link.src, link.src_port, fifo, "s_axis", link.tensor, link.window),
                         Link(fifo, "m_axis", link.dst, link.dst_port, link.tensor, link.window)]
