@@ -116,6 +116,31 @@ def lut_levels(netlist, top):
     return worst
 
 
+def rtl_cells(files, top, workdir=None):
+    """Yosys's generic cells of a module before technology mapping ({cell type: count},
+    e.g. ``$mul``, ``$add``, ``$mem_v2``), flattened: what the Verilog asks for."""
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        tmp = Path(tmp)
+        verilog = []
+        for f in files:
+            dst = tmp / Path(f).name
+            shutil.copy2(f, dst)
+            if dst.suffix == ".v":
+                verilog.append(dst.name)
+        script = (f"read_verilog {' '.join(verilog)}; hierarchy -top {top}; proc; flatten; "
+                  f"opt_clean; tee -q -o stat.txt stat")
+        res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
+                             capture_output=True, text=True)
+        if res.returncode != 0 or not (tmp / "stat.txt").exists():
+            raise RuntimeError(f"yosys elaboration of {top} failed:\n{res.stderr[-2000:]}")
+        cells = {}
+        for line in (tmp / "stat.txt").read_text().splitlines():
+            m = re.match(r"^\s+(\d+)\s+(\$[\w$]+)\s*$", line)
+            if m:
+                cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
+    return cells
+
+
 def estimate(files, top, workdir=None, family="xc7"):
     """Synthesize ``files`` (Verilog + .mem) with ``top`` and return an :class:`Estimate`."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:

@@ -6,6 +6,7 @@ import pytest
 from rtl_gen.errors import QNNError
 from rtl_gen.model.spec import Add, ArgMax, Conv, Dense, Fork, GlobalAvgPool, MaxPool, \
     Network, Threshold, infer, run
+from rtl_gen.model.infer import code_type
 
 
 def expect(net, layer, *words):
@@ -133,8 +134,16 @@ def test_neg_flags_wrong_shape():
 
 
 def test_threshold_on_accumulators_and_codes_is_allowed():
+    """A threshold may read codes (the 8-bit input) or a signed accumulator; either way
+    its output is unsigned codes of its act_bits."""
     T = np.zeros((4, 1), int)
-    infer(net_of(Threshold("t0", 1, thresholds=T), Conv("c", 4, 1), Threshold("t", 1, T)))
+    types = infer(net_of(Threshold("t0", 1, thresholds=T), Conv("c", 4, 1),
+                         Threshold("t", 1, T)))
+    assert (types["input"].signed, types["input"].bits) == (False, 8)
+    assert types["t0"] == code_type((8, 8, 4), 1)
+    # a 1x1 bipolar conv over 4 one-bit codes: every sum in -4..4, a signed 4-bit range
+    assert (types["c"].signed, types["c"].lo, types["c"].hi, types["c"].bits) == (True, -4, 4, 4)
+    assert types["t"] == code_type((8, 8, 4), 1)
 
 
 def test_conv_on_signed_accumulator():
