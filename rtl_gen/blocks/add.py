@@ -1,6 +1,6 @@
 """Add: the residual join, element-wise ``a*mul_a + b*mul_b`` of two streams.
 
-Computes: ``rtl_gen.model.layers.add`` (DESIGN.md section 2): for every element,
+Computes: ``rtl_gen.model.layers.add`` (docs/design.md section 2): for every element,
 ``m = a*mul_a[c] + b*mul_b[c]`` where c is the element's channel (its position in the
 pixel, channels innermost) and each multiplier is a positive integer, one per tensor or
 one per channel.

@@ -1,6 +1,6 @@
 """Global average pool as an integer sum: the per-channel sum over all pixels of a frame.
 
-Computes: ``rtl_gen.model.layers.global_avg_pool_sum`` (DESIGN.md section 2; the division
+Computes: ``rtl_gen.model.layers.global_avg_pool_sum`` (docs/design.md section 2; the division
 by H*W is folded into the next threshold or dense layer): for an H x W x C frame, the C
 sums over the H*W pixels.
 Streams: ``s_axis`` ``lanes`` x ``bits`` (the H x W x C tensor, channels innermost, C/lanes

@@ -6,7 +6,7 @@ split the observed accumulators into 2^A equally likely codes, so that every act
 code occurs (a network whose codes collapsed to zero would prove nothing). One channel in
 eight gets a negative batch-norm scale, so that path is exercised too.
 
-Designs (DESIGN.md and the paper, Baskin et al.): ``resnet_block`` (basic block, identity
+Designs (docs/design.md and the paper, Baskin et al.): ``resnet_block`` (basic block, identity
 shortcut), ``resnet_block_down`` (stride-2 block with a 1×1 stride-2 projection),
 ``tiny_resnet`` (a complete small ResNet for 32×32×3 images), ``resnet18`` (ImageNet
 shapes) and ``alexnet`` (ImageNet shapes, grouped convolutions, batch-norm thresholds in

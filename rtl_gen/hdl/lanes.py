@@ -1,9 +1,9 @@
 """Lane split and join: a beat's ``lanes`` elements of ``bits`` bits as separate signals.
 
-Element i sits in bits [(i+1)*bits-1 : i*bits] (DESIGN.md section 3). Splitting uses
+Element i sits in bits [(i+1)*bits-1 : i*bits] (docs/design.md section 3). Splitting uses
 one tiny sub-block per lane with a constant part-select, which MyHDL converts to
 ``assign x = flat[LO+:W]`` (a list of shadow slices would silently convert to an
-unconnected array, TOOL-NOTES.md). Joining uses ``ConcatSignal``.
+unconnected array, docs/tool-notes.md). Joining uses ``ConcatSignal``.
 Rule for every generator: never index a list of signals inside a generator function
 (it becomes a Verilog memory); give each lane its own sub-block instead.
 """

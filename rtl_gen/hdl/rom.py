@@ -114,7 +114,7 @@ end
 def _rom_stand_in(clk, en, addr, dout, contents, driven):
     """What MyHDL sees of a user-defined ROM block (``rom_case``, ``rom_file``): a
     registered read of ``contents``, and the port marks without which MyHDL would turn
-    every port of user-defined Verilog into an input (TOOL-NOTES.md): ``dout`` driven
+    every port of user-defined Verilog into an input (docs/tool-notes.md): ``dout`` driven
     (``driven``: "wire" or "reg", as the template declares it), the others read. The
     caller's ``verilog_code`` replaces it in the Verilog, so it is never converted; call
     it after every local the template names is set (MyHDL takes the caller's names when

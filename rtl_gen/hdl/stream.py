@@ -1,6 +1,6 @@
 """Shared stream plumbing for every block: the AXI4-Stream bundle and the skid buffer.
 
-Stream contract (``../shared/TOOL-NOTES.md``): a transfer happens on a rising edge where
+Stream contract (``docs/tool-notes.md``): a transfer happens on a rising edge where
 ``tvalid`` and ``tready`` are both high; ``tvalid``, once high, holds with stable
 ``tdata``/``tlast`` until the transfer; ``tvalid`` never depends on ``tready``.
 

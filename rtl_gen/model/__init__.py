@@ -1,4 +1,4 @@
-"""The numpy reference model: StreamQNN's executable specification (DESIGN.md section 2).
+"""The numpy reference model: StreamQNN's executable specification (docs/design.md section 2).
 
 Integer-exact layer semantics, number formats, batch-norm folding, the network spec with
 shape/range inference, stream packing and golden vectors.

@@ -1,4 +1,4 @@
-"""Number formats of the reference model (DESIGN.md section 2).
+"""Number formats of the reference model (docs/design.md section 2).
 
 Weights: ``bipolar`` (1 bit; code 0 = -1, code 1 = +1), ``ternary`` (2-bit two's complement,
 values -1, 0, +1) and ``int2`` .. ``int8`` (signed two's complement). Activations are unsigned

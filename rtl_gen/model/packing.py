@@ -1,4 +1,4 @@
-"""Streams as beats (DESIGN.md section 3): tensors to lists of Python-int beats and back.
+"""Streams as beats (docs/design.md section 3): tensors to lists of Python-int beats and back.
 
 A tensor (H, W, C) (or any shape, flattened with the last axis innermost) is sent pixel by
 pixel, its C channels in groups of ``lanes`` per beat; element i of a beat sits in bits
