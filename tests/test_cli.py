@@ -34,6 +34,20 @@ def test_sim_summary(capsys):
     assert "simulator speed:" in out
 
 
+def test_sim_under_pauses_makes_no_model_comparison(capsys):
+    """With --pauses the run is slowed on purpose: the measured interval is shown without a
+    '% off' against the cycle model (which assumes no pauses)."""
+    assert main(["sim", "resnet_block", "--frames", "2", "--seed", "3", "--pauses", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS: 2 of 2 frames bit-exact on verilator with random input gaps" in out
+    assert "% off" not in out
+    assert "measured under pauses (the cycle model, 4608, assumes none" in out
+    assert "first-frame latency:" in out and "(654 by the model, without pauses)" in out
+    assert main(["sim", "fork_l1_b1", "--frames", "2", "--pauses", "0.3"]) == 0
+    out = capsys.readouterr().out
+    assert "measured under pauses (the cycle model" in out and "model;" not in out
+
+
 def test_bad_input_exits_2(capsys):
     assert main(["estimate", "no_such_net"]) == 2
     assert "unknown design 'no_such_net'" in capsys.readouterr().err

@@ -31,14 +31,13 @@ from rtl_gen.errors import require
 from rtl_gen.hdl.lanes import join_lanes, lane_signals, range_signal, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import add as model_add
+from rtl_gen.model.limits import MAX_BEAT_BITS, MAX_ELEMENT_BITS
 from rtl_gen.model.layers import check_multiplier
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.stream import Stream, skid_buffer
 from rtl_gen.hdl.timing import chain
 
-MAX_IN_BITS = 32
 MAX_OUT_BITS = 63    # the model's packing limit per element
-MAX_WIDTH = 4096
 
 
 class AddUnit(Block):
@@ -56,8 +55,8 @@ class AddUnit(Block):
                 f"lanes = {lanes} does not divide channels = {channels}",
                 f"a divisor of {channels}")
         self.pixels = check_int(pixels, name, "pixels per frame", 1)
-        self.a_bits = check_int(a_bits, name, "input a element bits", 1, MAX_IN_BITS)
-        self.b_bits = check_int(b_bits, name, "input b element bits", 1, MAX_IN_BITS)
+        self.a_bits = check_int(a_bits, name, "input a element bits", 1, MAX_ELEMENT_BITS)
+        self.b_bits = check_int(b_bits, name, "input b element bits", 1, MAX_ELEMENT_BITS)
         self.a_signed, self.b_signed = bool(a_signed), bool(b_signed)
         ma = check_multiplier(mul_a, self.channels, name, "a")
         mb = check_multiplier(mul_b, self.channels, name, "b")
@@ -74,7 +73,7 @@ class AddUnit(Block):
                 f"output range [{self.out_lo}, {self.out_hi}] needs {self.out_bits} bits",
                 f"multipliers and input widths whose sum fits {MAX_OUT_BITS} bits")
         check_int(self.lanes * max(self.a_bits, self.b_bits, self.out_bits), name,
-                  "widest beat (lanes * element bits)", 1, MAX_WIDTH)
+                  "widest beat (lanes * element bits)", 1, MAX_BEAT_BITS)
 
     @property
     def folds(self):

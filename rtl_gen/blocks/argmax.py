@@ -29,12 +29,12 @@ from rtl_gen.errors import require
 from rtl_gen.hdl.lanes import lane_signal, lane_signals, split_lanes
 from rtl_gen.model.formats import unsigned_bits
 from rtl_gen.model.layers import argmax
+from rtl_gen.model.limits import MAX_ARGMAX_INPUTS
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.registers import enabled_reg
 from rtl_gen.hdl.stream import Stream, skid_buffer
 from rtl_gen.hdl.timing import frames_of, streamed
 
-MAX_N = 1 << 24
 MAX_IN_BITS = 63
 
 
@@ -49,7 +49,7 @@ class ArgMaxUnit(Block):
 
     def __init__(self, name, n, in_bits, lanes=1, in_signed=True):
         super().__init__(name)
-        self.n = check_int(n, name, "n (values per frame)", 2, MAX_N)
+        self.n = check_int(n, name, "n (values per frame)", 2, MAX_ARGMAX_INPUTS)
         self.in_bits = check_int(in_bits, name, "input value bits", 1, MAX_IN_BITS)
         require(isinstance(in_signed, (bool, np.bool_)), name,
                 f"in_signed = {in_signed!r} is not a boolean", "True or False")

@@ -16,9 +16,9 @@ from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
+from rtl_gen.model.limits import MAX_BEAT_BITS
 
-MAX_DEPTH = 1 << 20
-MAX_WIDTH = 4096
+MAX_DEPTH = 1 << 26     # a skip FIFO of a large map at one lane per beat may be deep
 
 
 class Fifo(Block):
@@ -29,7 +29,7 @@ class Fifo(Block):
 
     def __init__(self, name, width, depth, lanes=1, signed=False):
         super().__init__(name)
-        self.width = check_int(width, name, "FIFO width (bits)", 1, MAX_WIDTH)
+        self.width = check_int(width, name, "FIFO width (bits)", 1, MAX_BEAT_BITS)
         self.depth = check_int(depth, name, "FIFO depth (RAM words; 2 or more for one beat "
                                "per clock)", 2, MAX_DEPTH)
         # lanes/signed only describe the elements (for checking and messages)

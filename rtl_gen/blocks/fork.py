@@ -18,11 +18,11 @@ from myhdl import always_comb, block
 
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.model.layers import fork as model_fork
+from rtl_gen.model.limits import MAX_BEAT_BITS
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.stream import Stream, skid_buffer
 
 MAX_BITS = 63        # the model's packing limit per element
-MAX_WIDTH = 4096     # bits per beat
 
 
 class ForkUnit(Block):
@@ -32,9 +32,9 @@ class ForkUnit(Block):
 
     def __init__(self, name, lanes, bits, frame_beats, signed=False):
         super().__init__(name)
-        self.lanes = check_int(lanes, name, "lanes per beat", 1, MAX_WIDTH)
+        self.lanes = check_int(lanes, name, "lanes per beat", 1, MAX_BEAT_BITS)
         self.bits = check_int(bits, name, "element bits", 1, MAX_BITS)
-        check_int(lanes * bits, name, "beat width lanes*bits", 1, MAX_WIDTH)
+        check_int(lanes * bits, name, "beat width lanes*bits", 1, MAX_BEAT_BITS)
         self.frame_beats = check_int(frame_beats, name, "beats per frame", 1)
         self.signed = bool(signed)
 

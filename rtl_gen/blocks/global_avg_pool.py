@@ -27,14 +27,13 @@ from rtl_gen.errors import require
 from rtl_gen.hdl.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.model.formats import range_bits
 from rtl_gen.model.layers import global_avg_pool_sum
+from rtl_gen.model.limits import MAX_BEAT_BITS, MAX_ELEMENT_BITS
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.registers import enabled_reg, nested_counter
 from rtl_gen.hdl.stream import Stream, skid_buffer
 from rtl_gen.hdl.timing import frames_of, streamed
 
-MAX_IN_BITS = 32
 MAX_SUM_BITS = 63    # the model's packing limit per element
-MAX_WIDTH = 4096
 
 
 class GlobalAvgPoolUnit(Block):
@@ -54,7 +53,7 @@ class GlobalAvgPoolUnit(Block):
         self.lanes = check_int(lanes, name, "lanes per beat", 1, self.channels)
         require(self.channels % self.lanes == 0, name,
                 f"lanes = {lanes} does not divide channels = {c}", f"a divisor of {c}")
-        self.bits = check_int(bits, name, "input element bits", 1, MAX_IN_BITS)
+        self.bits = check_int(bits, name, "input element bits", 1, MAX_ELEMENT_BITS)
         self.signed = bool(signed)
         lo, hi = value_range(self.bits, self.signed)
         n = self.pixels
@@ -64,7 +63,7 @@ class GlobalAvgPoolUnit(Block):
                 f"sums over {n} pixels need {self.sum_bits} bits",
                 f"fewer pixels or narrower inputs (sums of at most {MAX_SUM_BITS} bits)")
         check_int(self.lanes * self.sum_bits, name, "output beat width (lanes * sum bits)",
-                  1, MAX_WIDTH)
+                  1, MAX_BEAT_BITS)
 
     @property
     def in_shape(self):

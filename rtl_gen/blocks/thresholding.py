@@ -37,12 +37,12 @@ from rtl_gen.hdl.lanes import join_lanes, lane_signal, lane_signals, split_lanes
 from rtl_gen.model.batchnorm import fold_batchnorm
 from rtl_gen.model.formats import check_act_bits, int_array, signed_bits
 from rtl_gen.model.layers import check_thresholds, threshold
+from rtl_gen.model.limits import MAX_PIXELS
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.rom import RomImage, rom
 from rtl_gen.hdl.stream import Stream, skid_buffer
 
 MAX_IN_BITS = 62        # thresholds one outside the range still fit in int64
-MAX_PIXELS = 1 << 24
 
 
 class Thresholding(Block):

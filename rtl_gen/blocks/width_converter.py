@@ -34,9 +34,9 @@ from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.hdl.timing import frames_of, streamed
+from rtl_gen.model.limits import MAX_BEAT_BITS
 
 MAX_BITS = 63        # the model's packing limit per element
-MAX_WIDTH = 4096     # bits per beat
 
 
 def lcm(a, b):
@@ -58,9 +58,9 @@ class WidthConverter(Block):
         super().__init__(name)
         self.bits = check_int(bits, name, "element bits", 1, MAX_BITS)
         self.in_lanes = check_int(in_lanes, name, "input lanes per beat", 1,
-                                  MAX_WIDTH // self.bits)
+                                  MAX_BEAT_BITS // self.bits)
         self.out_lanes = check_int(out_lanes, name, "output lanes per beat", 1,
-                                   MAX_WIDTH // self.bits)
+                                   MAX_BEAT_BITS // self.bits)
         self.frame_elems = check_int(frame_elems, name, "elements per frame", 1)
         step = lcm(self.in_lanes, self.out_lanes)
         require(self.frame_elems % step == 0, name,

@@ -103,6 +103,7 @@ def fold_for_budget(net, budget, folding=None, fraction=1.0, progress=None):
         budget = parse_budget(budget)
     require(0 < fraction <= 1, net.name, f"budget fraction {fraction!r}",
             "a number in (0, 1]")
+    infer(net)
     flat = without_forks(net)
     floor = reachable_interval(flat, folding)
     cands = [c for c in interval_candidates(flat) if c >= floor]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from rtl_gen.hdl.block import StreamPort, check_module_name
 from rtl_gen.hdl.emit import copy_rtl, generate_cached
+from rtl_gen.model.infer import infer
 from rtl_gen.compiler.folding import fold_network, frame_interval, report
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.passes.insert_forks import insert_forks
@@ -89,6 +90,7 @@ def build_pipeline(net, folds):
 
 def plan(net, folding=None, target_cycles=None):
     """Check, fold and build the pipeline without writing anything: (net, folds, pipeline)."""
+    infer(net)   # every spec error first, named by the layer as the user wrote it
     net = without_forks(net)
     check_module_name(net.name)
     folds = fold_network(net, folding, target_cycles)

@@ -85,11 +85,15 @@ def fold_network(net, user=None, target_cycles=None):
     for lay in net.layers:
         kind = kind_of(lay)
         tin, tout = _io(net, types, lay)
-        inherited = out_lanes[net.sources(lay)[kind.inherit_from]]
-        simd, pe = kind.choose(lay, tin, tout, user.get(lay.name, {}), inherited, target_cycles)
-        folds[lay.name] = LayerFold(lay.name, kind.name, simd, pe,
-                                    kind.cycles(lay, tin, tout, simd, pe))
+        srcs = net.sources(lay)
+        simd, pe = kind.choose(lay, tin, tout, user.get(lay.name, {}),
+                               [out_lanes[s] for s in srcs], target_cycles)
+        fold = LayerFold(lay.name, kind.name, simd, pe, kind.cycles(lay, tin, tout, simd, pe))
+        folds[lay.name] = fold
         out_lanes[lay.name] = pe
+        if INPUT in srcs and out_lanes[INPUT] is None:
+            # the pipeline input streams at the lanes of its first reader
+            out_lanes[INPUT] = kind.in_lanes(lay, fold, tin)
     return folds
 
 

@@ -57,7 +57,6 @@ class LayerKind:
 
     name = None
     fold_keys = frozenset({"lanes"})
-    inherit_from = 0   # which input's lanes the layer keeps when nothing else decides
 
     # --- folding -------------------------------------------------------------------------
     def options(self, lay, tin, tout):
@@ -83,11 +82,16 @@ class LayerKind:
         lanes = given.get("lanes", tin.shape[2])
         return self.cycles(lay, tin, tout, lanes, lanes)
 
-    def choose(self, lay, tin, tout, given, inherited, target):
-        """(simd, pe): the user's lanes, else the inherited lanes if they meet ``target``,
-        else the fewest lanes dividing C that do (at least the inherited ones)."""
+    def choose(self, lay, tin, tout, given, inputs, target):
+        """(simd, pe) for ``target`` (None: no target), ``given`` the user's folding and
+        ``inputs`` the lanes of the streams the layer reads (None where not known yet).
+        Here: the user's lanes, else the inherited lanes if they meet ``target``, else the
+        fewest lanes dividing C that do (at least the inherited ones)."""
         if "lanes" in given:
             return given["lanes"], given["lanes"]
+        return self._stream_lanes(lay, tin, tout, inputs[0], target)
+
+    def _stream_lanes(self, lay, tin, tout, inherited, target):
         c = tin.shape[2]
 
         def meets(d):
@@ -163,8 +167,8 @@ class MvuKind(LayerKind):
         *_, s, p = min(options)
         return s, p
 
-    def choose(self, lay, tin, tout, given, inherited, target):
-        s0, p0 = self.best(lay, tin, tout, target, inherited) if target else (1, 1)
+    def choose(self, lay, tin, tout, given, inputs, target):
+        s0, p0 = self.best(lay, tin, tout, target, inputs[0]) if target else (1, 1)
         return given.get("simd", s0), given.get("pe", p0)
 
 
@@ -269,8 +273,23 @@ class GlobalAvgPoolKind(LayerKind):
 
 
 class AddKind(LayerKind):
+    """The residual join. Its lanes are chosen by cost, whatever the order of its inputs:
+    of the two inputs' lanes, the fewest that meet the target (one width converter at
+    most, on the other input, and no layer downstream unfolded beyond need); if neither
+    does, the fewest lanes that do, at least the wider input's."""
+
     name = "add"
-    inherit_from = 1   # the main branch (the add's second input) sets the lanes
+
+    def choose(self, lay, tin, tout, given, inputs, target):
+        if "lanes" in given:
+            return given["lanes"], given["lanes"]
+        c = tin.shape[2]
+        known = sorted({x for x in inputs if x and c % x == 0})
+        meets = [x for x in known
+                 if target is None or self.cycles(lay, tin, tout, x, x) <= target]
+        if meets:
+            return meets[0], meets[0]
+        return self._stream_lanes(lay, tin, tout, max(known, default=None), target)
 
     def lower(self, lw, lay, fold):
         tin = lw.tin(lay)
@@ -290,8 +309,8 @@ class ArgMaxKind(LayerKind):
     def fastest(self, lay, tin, tout, given):
         return None  # takes the lanes it is given; never the reason for another layer
 
-    def choose(self, lay, tin, tout, given, inherited, target):
-        lanes = given.get("lanes", inherited or 1)
+    def choose(self, lay, tin, tout, given, inputs, target):
+        lanes = given.get("lanes", inputs[0] or 1)
         return lanes, lanes
 
     def lower(self, lw, lay, fold):

@@ -16,6 +16,7 @@ from rtl_gen.model.formats import check_act_bits, check_weights, parse_weight_fo
     range_bits
 from rtl_gen.model.layers import check_multiplier, check_thresholds, check_window, is_int, \
     out_size
+from rtl_gen.model.limits import MAX_ARGMAX_INPUTS, MAX_CHANNELS, MAX_DIM, MAX_ELEMENT_BITS
 from rtl_gen.model.netgraph import INPUT, LAYER_TYPES, Add, ArgMax, Conv, Dense, Fork, \
     GlobalAvgPool, MaxPool, Network, Threshold
 
@@ -136,6 +137,9 @@ def _add(lay, ta, tb, sa, sb):
 
 
 def _argmax(lay, t, src):
+    n = int(np.prod(t.shape))
+    require(n <= MAX_ARGMAX_INPUTS, lay.name, f"arg-max over {n:,} values",
+            f"at most {MAX_ARGMAX_INPUTS:,} values per frame")
     return tensor_type((1, 1, 1), 0, int(np.prod(t.shape)) - 1)
 
 
@@ -159,7 +163,24 @@ def _check_network(net):
     require(ok and all(is_int(s) and s >= 1 for s in shape), INPUT,
             f"input_shape {shape!r} is not valid", "(H, W, C) positive integers")
     bits = check_act_bits(net.input_bits, INPUT)
-    return code_type(shape, bits)
+    require(isinstance(net.layers, list) and len(net.layers) > 0, None,
+            f"network {net.name!r} has no layers", "at least one layer")
+    return _within_limits(INPUT, code_type(shape, bits))
+
+
+def _within_limits(name, t):
+    """``t`` (the output type of layer ``name``) within what the hardware builds
+    (``rtl_gen.model.limits``)."""
+    h, w, c = t.shape
+    require(h <= MAX_DIM and w <= MAX_DIM, name, f"output of {h}x{w} pixels",
+            f"height and width at most {MAX_DIM}")
+    require(c <= MAX_CHANNELS, name, f"output of {c:,} channels",
+            f"at most {MAX_CHANNELS:,} channels")
+    require(t.bits <= MAX_ELEMENT_BITS, name,
+            f"its output values span [{t.lo:,}, {t.hi:,}], {t.bits} bits per element",
+            f"at most {MAX_ELEMENT_BITS} bits per element (fewer inputs per output, narrower "
+            "weights or activations, or smaller residual multipliers)")
+    return t
 
 
 def _check_layer(net, i, lay, types):
@@ -178,6 +199,8 @@ def _check_layer(net, i, lay, types):
                 f"Add needs inputs=(a, b), got inputs={ins!r}, input={lay.input!r}",
                 "inputs=(name_a, name_b) and no input")
     for src in net.sources(lay):
+        require(isinstance(src, str), name, f"input {src!r} is not a layer name",
+                "the name of an earlier layer, or 'input'")
         require(src in types, name, f"unknown input '{src}'",
                 "a layer defined before this one: " + ", ".join(types))
 
@@ -188,6 +211,7 @@ def infer(net):
     for i, lay in enumerate(net.layers):
         _check_layer(net, i, lay, types)
         srcs = net.sources(lay)
-        types[lay.name] = RULES[type(lay)](lay, [types[s] for s in srcs], srcs)
+        types[lay.name] = _within_limits(lay.name,
+                                         RULES[type(lay)](lay, [types[s] for s in srcs], srcs))
     return types
 

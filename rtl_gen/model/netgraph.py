@@ -17,8 +17,16 @@ from rtl_gen.errors import QNNError
 INPUT = "input"
 
 
-def _array(v):
-    return None if v is None else np.asarray(v)
+def _array(v, layer, what):
+    """``v`` as an array (None stays None); a ragged or non-numeric nesting is a QNNError."""
+    if v is None:
+        return None
+    try:
+        return np.asarray(v)
+    except (ValueError, TypeError):
+        raise QNNError(layer, f"{what} are a ragged nested list (rows of different lengths)",
+                       "a nested list of integers whose rows all have the same length") \
+            from None
 
 
 def _plain(v):
@@ -70,7 +78,7 @@ class Conv(Layer):
     weights: Any = None            # ndarray (C_out, K, K, C_in // groups) of weight values
 
     def __post_init__(self):
-        self.weights = _array(self.weights)
+        self.weights = _array(self.weights, self.name, "weights")
 
 
 @dataclass(eq=False)
@@ -80,7 +88,7 @@ class Dense(Layer):
     weights: Any = None            # ndarray (out_features, H*W*C), input flattened HWC
 
     def __post_init__(self):
-        self.weights = _array(self.weights)
+        self.weights = _array(self.weights, self.name, "weights")
 
 
 @dataclass(eq=False)
@@ -90,8 +98,8 @@ class Threshold(Layer):
     neg: Any = None                # bool ndarray (C,): negative-scale channels
 
     def __post_init__(self):
-        self.thresholds = _array(self.thresholds)
-        self.neg = _array(self.neg)
+        self.thresholds = _array(self.thresholds, self.name, "thresholds")
+        self.neg = _array(self.neg, self.name, "neg flags")
 
 
 @dataclass(eq=False)

@@ -76,7 +76,7 @@ def test_fork_reference_matches_model():
      r"layer 'f': lanes.*valid: an integer from 1"),
     (dict(name="f", lanes=2, bits=0, frame_beats=4), r"element bits = 0.*from 1 to 63"),
     (dict(name="f", lanes=2, bits=64, frame_beats=4), r"element bits = 64.*from 1 to 63"),
-    (dict(name="f", lanes=100, bits=63, frame_beats=4), r"beat width.*from 1 to 4096"),
+    (dict(name="f", lanes=40000, bits=63, frame_beats=4), r"beat width.*from 1 to 2097152"),
     (dict(name="f", lanes=2, bits=2, frame_beats=0), r"beats per frame.*>= 1"),
     (dict(name="f", lanes=2.0, bits=2, frame_beats=4), r"lanes per beat"),
     (dict(name="wire", lanes=2, bits=2, frame_beats=4), r"Verilog keyword"),

@@ -180,9 +180,9 @@ def _w(shape, fmt="bipolar"):
     (dict(weights=np.ones((4, 8), int), weight_format="int9", in_bits=1, simd=1, pe=1),
      r"layer 'bad': unknown weight format 'int9' \(valid: bipolar, ternary, int2, .*int8\)"),
     (dict(weights=np.ones((4, 8), int), weight_format="ternary", in_bits=0, simd=1, pe=1),
-     r"layer 'bad': activation bits 0 out of range \(valid: an integer in 1..8\)"),
-    (dict(weights=np.ones((4, 8), int), weight_format="ternary", in_bits=9, simd=1, pe=1),
-     r"activation bits 9 out of range \(valid: an integer in 1..8\)"),
+     r"layer 'bad': input element bits = 0 is out of range \(valid: an integer from 1 to 32\)"),
+    (dict(weights=np.ones((4, 8), int), weight_format="ternary", in_bits=33, simd=1, pe=1),
+     r"input element bits = 33 is out of range \(valid: an integer from 1 to 32\)"),
     (dict(weights=np.ones((4, 3, 3, 2), int), weight_format="ternary", in_bits=2, simd=1,
           pe=1, groups=3),
      r"layer 'bad': groups = 3 does not divide C_out = 4 \(valid: groups a divisor of 4: "
@@ -194,7 +194,7 @@ def _w(shape, fmt="bipolar"):
           pixels=0),
      r"layer 'bad': pixels per frame = 0 is out of range"),
 ], ids=["simd-divides", "pe-divides", "simd-range", "shape-ndim", "shape-kernel",
-        "bipolar-zero", "int4-range", "format", "in-bits-0", "in-bits-9", "groups-divide",
+        "bipolar-zero", "int4-range", "format", "in-bits-0", "in-bits-33", "groups-divide",
         "groups-range", "pixels"])
 def test_mvu_bad_parameters(kwargs, match, tmp_path):
     with pytest.raises(QNNError, match=match):

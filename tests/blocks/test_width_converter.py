@@ -98,8 +98,8 @@ def test_gearbox_capacity_is_enough_and_tight(i):
     (dict(in_lanes=4, out_lanes=0, bits=2, frame_elems=24), r"output lanes per beat = 0"),
     (dict(in_lanes=4, out_lanes=4, bits=0, frame_elems=24), r"element bits = 0.*1 to 63"),
     (dict(in_lanes=4, out_lanes=4, bits=64, frame_elems=24), r"element bits = 64"),
-    (dict(in_lanes=4, out_lanes=2000, bits=8, frame_elems=4000),
-     r"output lanes per beat = 2000.*from 1 to 512"),
+    (dict(in_lanes=4, out_lanes=300000, bits=8, frame_elems=1200000),
+     r"output lanes per beat = 300000.*from 1 to 262144"),
     (dict(in_lanes=4, out_lanes=4, bits=8, frame_elems=0), r"elements per frame = 0"),
 ])
 def test_width_converter_bad_parameters(kwargs, match, tmp_path):

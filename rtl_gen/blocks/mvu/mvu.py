@@ -31,16 +31,16 @@ import numpy as np
 
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
-from rtl_gen.model.formats import check_act_bits, check_weights, int_array, \
+from rtl_gen.model.formats import check_weights, int_array, \
     parse_weight_format, signed_bits
 from rtl_gen.model.layers import conv2d
+from rtl_gen.model.limits import MAX_ELEMENT_BITS, MAX_PIXELS
 from rtl_gen.model.packing import pack, unpack, value_range
 from rtl_gen.blocks.mvu.datapath import mvu_core, mvu_latency
 from rtl_gen.hdl.timing import chain, frames_of
 from rtl_gen.blocks.mvu.weights import datapath_kind, dot_range, max_nonzero_lanes, product_range, \
     rom_image, window_matrix
 
-MAX_PIXELS = 1 << 24
 
 
 def _divisors(n):
@@ -59,7 +59,7 @@ class MVU(Block):
 
     ``weights``: integer values, (C_out, K, K, C_in/groups) for a convolution or
     (C_out, N) for a dense layer (K = 1, C_in = N*groups). ``weight_format``: "bipolar",
-    "ternary" or "int2".."int8". ``in_bits``: activation width 1..8. ``simd`` must divide
+    "ternary" or "int2".."int8". ``in_bits``: input element width, 1..32 (codes, pixels, or a pooled sum). ``simd`` must divide
     MW = K*K*C_in and ``pe`` must divide C_out. ``pixels``: output pixels per frame (the
     cycle model and the frame shape of ``reference``; the hardware follows ``tlast``).
     """
@@ -70,7 +70,7 @@ class MVU(Block):
                  in_signed=False):
         super().__init__(name)
         self.fmt = parse_weight_format(weight_format, name)
-        self.in_bits = check_act_bits(in_bits, name)
+        self.in_bits = check_int(in_bits, name, "input element bits", 1, MAX_ELEMENT_BITS)
         require(isinstance(in_signed, bool), name, f"in_signed = {in_signed!r}",
                 "True or False")
         self.in_signed = in_signed
