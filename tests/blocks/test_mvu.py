@@ -28,6 +28,8 @@ LAYERS = {
     "mvu_bip_g2": ("conv", (4, 5, 4), 1, 0),
     "mvu_int3_g3_signed": ("conv", (2, 3, 6), 1, 0),
     "mvu_int4_rom": ("dense", (4, 5, 4)),
+    "mvu_bip_gapsum_dense": ("dense", (1, 1, 12)),
+    "mvu_int8_wide_signed": ("dense", (1, 1, 6)),
 }
 
 
@@ -89,7 +91,7 @@ def test_mvu_reference_and_widths(blk):
         stride, pad = kind[2:] if kind[0] == "conv" else (1, 0)
         lay = Conv("conv", blk.c_out, blk.kernel, stride, pad, blk.groups, blk.fmt.name,
                    weights=blk.weights)
-    if blk.in_signed:  # the network spec has unsigned codes only: infer's rule by hand
+    if blk.in_signed or blk.in_bits > 8:  # a spec's input is 1..8-bit codes: infer's rule by hand
         n = blk.kernel ** 2 * blk.c_in // blk.groups
         prods = [w * x for w in (blk.fmt.lo, blk.fmt.hi) for x in (blk.x_lo, blk.x_hi)]
         lo, hi = n * min(prods), n * max(prods)
@@ -115,6 +117,8 @@ def test_mvu_catalog_covers_the_brief():
     assert any(b.simd == 1 for b in MVUS) and any(b.simd == b.mw for b in MVUS)
     assert any(b.c_in & (b.c_in - 1) and b.c_out & (b.c_out - 1) for b in MVUS)
     assert any(b.in_signed for b in MVUS)
+    assert any(b.in_bits > 8 and b.datapath == "xnor" for b in MVUS)
+    assert any(b.in_bits > 8 and b.in_signed and b.datapath == "multiply" for b in MVUS)
     assert not by["mvu_int4_rom"].weight_rom()[0].inline
     assert all(LAYERS.get(b.name, ("windows",))[0] in ("conv", "dense") for b in MVUS)
 

@@ -240,6 +240,12 @@ def catalog_configs():
         # a weight ROM large enough for $readmemh: dense int4, 80 -> 16
         MVU("mvu_int4_rom", extreme_weights(rng, "int4", (16, 80)), "int4",
             in_bits=4, simd=4, pe=2),
+        # a dense layer after a global average pool: 10-bit unsigned sums, bipolar (XNOR)
+        MVU("mvu_bip_gapsum_dense", extreme_weights(rng, "bipolar", (5, 12)), "bipolar",
+            in_bits=10, simd=4, pe=5),
+        # wide signed inputs (a pooled sum of accumulators) times int8
+        MVU("mvu_int8_wide_signed", extreme_weights(rng, "int8", (4, 6)), "int8",
+            in_bits=14, simd=3, pe=2, in_signed=True),
     ]
 
 
