@@ -203,10 +203,10 @@ class ConvKind(MvuKind):
         src = lw.source(lay, 0)
         geometry = (lay.kernel, lay.stride, lay.pad)
         if geometry != (1, 1, 0):
-            _, bits, _ = lw.fmt(src)
+            _, bits, signed = lw.fmt(src)
             swu = lw.add(SlidingWindow(lw.modname(lay, "swu"), tin.shape, *geometry, bits,
-                                       self.in_lanes(lay, fold, tin), out_lanes=fold.simd),
-                         lay)
+                                       self.in_lanes(lay, fold, tin), out_lanes=fold.simd,
+                                       signed=signed), lay)
             lw.connect(src, swu, "s_axis")
             src = lw.end(swu, "m_axis", src.tensor, window=geometry)
         _, bits, signed = lw.fmt(src)

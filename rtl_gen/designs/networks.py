@@ -14,6 +14,8 @@ place of local response normalisation). Binary (bipolar) weights and 2-bit activ
 first and last layers at higher precision (int8 weights).
 """
 
+import dataclasses
+
 import numpy as np
 
 from rtl_gen.errors import QNNError
@@ -51,7 +53,12 @@ def thresholds_from_samples(acc, act_bits, neg):
 
 
 def random_input(net, rng):
+    """A uniformly random input image: ``input_bits``-bit integers, unsigned or (a signed
+    network input) two's complement."""
     shape = tuple(net.input_shape)
+    if net.input_signed:
+        half = 1 << (net.input_bits - 1)
+        return rng.integers(-half, half, size=shape, dtype=np.int64)
     return rng.integers(0, 1 << net.input_bits, size=shape, dtype=np.int64)
 
 
@@ -79,7 +86,7 @@ def calibrate(net, seed=0, samples=2):
 def _prefix(net, last):
     """The network up to and including ``last`` (for type inference while calibrating)."""
     idx = next(i for i, lay in enumerate(net.layers) if lay is last)
-    return Network(net.name, net.input_shape, net.input_bits, net.layers[:idx + 1])
+    return dataclasses.replace(net, layers=net.layers[:idx + 1])
 
 
 class _Builder:

@@ -4,7 +4,15 @@ THE quantizer (the float semantics the thresholds reproduce, evaluated in float6
 this order, per channel c, for an integer accumulator ``acc``):
 
     y    = gamma*(acc*in_scale + bias - mean)/sqrt(var + eps) + beta
-    code = clip(floor(y/act_step + 0.5), 0, 2^A - 1)        # uniform, round half up
+    code = clip(round(y/act_step), 0, 2^A - 1)              # uniform quantizer
+
+Rounding is explicit: ``rounding`` names one of ``ROUNDING`` (this is the one place where
+the model rounds). The default, ``"half_up"`` (floor(x + 0.5): ties toward +inf), is the
+convention of the named designs and the block catalog. QONNX's ``Quant`` rounds with
+``ROUND``, which is half to even (``"half_even"``, numpy's ``round``): the two differ only
+at exact ties (y/act_step an odd multiple of 1/2), which a trained model can hit, so the
+QONNX importer (``rtl_gen.importer``) always passes the mode the model names
+(``QONNX_ROUNDING`` maps QONNX's names to these).
 
 Threshold convention (what ``layers.threshold`` evaluates):
   * positive channel (gamma*in_scale > 0, and gamma == 0): T[c] non-decreasing,
@@ -30,7 +38,42 @@ from rtl_gen.model.formats import check_act_bits, int_array
 DEFAULT_RANGE = (-(1 << 53), 1 << 53)
 
 
-def _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name):
+def _half_away(x):
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _half_toward_zero(x):
+    return np.sign(x) * np.ceil(np.abs(x) - 0.5)
+
+
+def _away(x):
+    return np.sign(x) * np.ceil(np.abs(x))
+
+
+# Rounding of a real value to an integer, by name (QONNX's definitions, which are numpy's).
+ROUNDING = {
+    "half_up": lambda x: np.floor(x + 0.5),    # ties toward +inf (the default here)
+    "half_even": np.round,                      # ties to even: QONNX ROUND / HALF_EVEN
+    "half_away": _half_away,                    # ties away from zero: QONNX HALF_UP
+    "half_down": _half_toward_zero,             # ties toward zero: QONNX HALF_DOWN
+    "floor": np.floor,                          # QONNX FLOOR
+    "ceil": np.ceil,                            # QONNX CEIL
+    "up": _away,                                # away from zero: QONNX UP
+    "down": np.fix,                             # toward zero: QONNX DOWN
+}
+QONNX_ROUNDING = {"ROUND": "half_even", "HALF_EVEN": "half_even", "HALF_UP": "half_away",
+                  "HALF_DOWN": "half_down", "FLOOR": "floor", "CEIL": "ceil", "UP": "up",
+                  "DOWN": "down"}
+
+
+def rounding_function(mode, name=None):
+    """The numpy function of rounding mode ``mode`` (a key of ``ROUNDING``)."""
+    require(isinstance(mode, str) and mode in ROUNDING, name,
+            f"unknown rounding mode {mode!r}", ", ".join(ROUNDING))
+    return ROUNDING[mode]
+
+
+def _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name, rounding):
     gamma = np.asarray(gamma, dtype=np.float64)
     require(gamma.ndim == 1 and gamma.size >= 1, name, f"gamma has shape {gamma.shape}",
             "one value per channel, shape (C,)")
@@ -50,6 +93,7 @@ def _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name):
     require((p["var"] + p["eps"] > 0).all(), name, "var + eps is not positive", "var + eps > 0")
     require((p["act_step"] > 0).all(), name, "act_step is not positive", "act_step > 0")
     require((p["in_scale"] != 0).all(), name, "in_scale is zero", "a non-zero scale")
+    p["round"] = rounding_function(rounding, name)
     return p
 
 
@@ -57,14 +101,14 @@ def _codes(accf, p, top):
     """THE quantizer on float64 accumulators; p's arrays broadcast against accf."""
     y = p["gamma"] * (accf * p["in_scale"] + p["bias"] - p["mean"]) \
         / np.sqrt(p["var"] + p["eps"]) + p["beta"]
-    return np.clip(np.floor(y / p["act_step"] + 0.5), 0, top)
+    return np.clip(p["round"](y / p["act_step"]), 0, top)
 
 
 def float_reference(acc, gamma, beta, mean, var, eps, act_bits, act_step, in_scale=1.0,
-                    bias=None, name="bn"):
+                    bias=None, name="bn", rounding="half_up"):
     """Codes of THE quantizer for integer accumulators acc (..., C), as int64."""
     bits = check_act_bits(act_bits, name)
-    p = _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name)
+    p = _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name, rounding)
     acc = int_array(acc, name, "accumulators")
     require(acc.ndim >= 1 and acc.shape[-1] == p["gamma"].size, name,
             f"accumulators have shape {acc.shape}", f"(..., {p['gamma'].size})")
@@ -72,10 +116,11 @@ def float_reference(acc, gamma, beta, mean, var, eps, act_bits, act_step, in_sca
 
 
 def fold_batchnorm(gamma, beta, mean, var, eps, act_bits, act_step, in_scale=1.0, bias=None,
-                   acc_range=None, name="bn"):
-    """Integer thresholds reproducing THE quantizer: (T int64 (C, 2^A-1), neg bool (C,))."""
+                   acc_range=None, name="bn", rounding="half_up"):
+    """Integer thresholds reproducing THE quantizer: (T int64 (C, 2^A-1), neg bool (C,)).
+    ``rounding``: a mode of ``ROUNDING`` ("half_even" for a QONNX model's ``ROUND``)."""
     bits = check_act_bits(act_bits, name)
-    p = _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name)
+    p = _params(gamma, beta, mean, var, eps, act_step, in_scale, bias, name, rounding)
     if acc_range is None:
         acc_range = DEFAULT_RANGE
     try:
@@ -87,7 +132,7 @@ def fold_batchnorm(gamma, beta, mean, var, eps, act_bits, act_step, in_scale=1.0
             f"acc_range {acc_range!r} is empty or too wide",
             "(lo, hi) integers with -2^53 <= lo <= hi <= 2^53")
     c, n = p["gamma"].size, (1 << bits) - 1
-    pc = {k: v[:, None] for k, v in p.items()}
+    pc = {k: (v if k == "round" else v[:, None]) for k, v in p.items()}
     level = np.arange(1, n + 1, dtype=np.float64)[None, :]
 
     def reached(a):

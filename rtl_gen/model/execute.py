@@ -64,7 +64,8 @@ def run(net, x):
     bad = (x < t.lo) | (x > t.hi)
     require(not bad.any(), INPUT,
             f"input value {int(x[bad][0]) if bad.any() else 0} out of range",
-            f"integers in {t.lo}..{t.hi} ({t.bits}-bit unsigned)")
+            f"integers in {t.lo}..{t.hi} ({t.bits}-bit "
+            f"{'signed' if t.signed else 'unsigned'})")
     outs = {INPUT: x}
     for lay in net.layers:
         src = net.sources(lay)

@@ -1,6 +1,7 @@
 """Shape and type inference: the exact value range and bit width of every layer's output.
 
-Codes are unsigned with hi = 2^A - 1 (the network input: 2^input_bits - 1). Accumulators
+Codes are unsigned with hi = 2^A - 1 (the network input: 2^input_bits - 1, or the
+two's complement range of input_bits bits when the network's input is signed). Accumulators
 carry the worst case over ALL weights of the format, not the particular weights: a dot
 product of n terms spans n*[min w*x, max w*x] over w in the format and x in the input range.
 Every problem in a spec is reported here as a QNNError naming the layer and what is valid.
@@ -67,9 +68,10 @@ def _weights(lay, want, fmt):
 
 def _conv(lay, t, src):
     n = lay.name
-    require(not t.signed, n, f"Conv input '{src}' is a signed "
+    require(not t.signed or src == INPUT, n, f"Conv input '{src}' is a signed "
             f"accumulator [{t.lo}, {t.hi}]",
-            "unsigned activation codes (put a Threshold before the Conv)")
+            "unsigned activation codes or the (signed) network input (put a Threshold "
+            "before the Conv)")
     h, w, c_in = t.shape
     c_out = _positive_int(lay.out_channels, n, "out_channels")
     check_window(lay.kernel, lay.stride, lay.pad, h, w, n)
@@ -163,8 +165,16 @@ def _check_network(net):
     require(ok and all(is_int(s) and s >= 1 for s in shape), INPUT,
             f"input_shape {shape!r} is not valid", "(H, W, C) positive integers")
     bits = check_act_bits(net.input_bits, INPUT)
+    signed = net.input_signed
+    require(isinstance(signed, (bool, np.bool_)), INPUT,
+            f"input_signed {signed!r} is not a boolean", "true or false")
+    require(isinstance(net.metadata, dict), INPUT,
+            f"metadata {net.metadata!r} is not a mapping", "a mapping (or nothing)")
     require(isinstance(net.layers, list) and len(net.layers) > 0, None,
             f"network {net.name!r} has no layers", "at least one layer")
+    if signed:
+        half = 1 << (bits - 1)
+        return _within_limits(INPUT, tensor_type(shape, -half, half - 1))
     return _within_limits(INPUT, code_type(shape, bits))
 
 

@@ -40,6 +40,15 @@ def _plain(v):
     return v
 
 
+def _plain_tree(v):
+    """``_plain`` through nested dicts too."""
+    if isinstance(v, dict):
+        return {str(k): _plain_tree(e) for k, e in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain_tree(e) for e in v]
+    return _plain(v)
+
+
 class _Eq:
     """Equality through the plain dict form (arrays compared by value)."""
 
@@ -143,10 +152,17 @@ LAYER_TYPES = {c.__name__: c for c in
 
 @dataclass(eq=False)
 class Network(_Eq):
+    """A network: its input (shape (H, W, C), ``input_bits``-bit integers, unsigned by
+    default, two's complement when ``input_signed``), its layers, and free-form
+    ``metadata`` (plain data: e.g. the real scale of the output, recorded by the QONNX
+    importer). ``input_signed`` and ``metadata`` appear in the dict form only when set."""
+
     name: str
     input_shape: tuple
     input_bits: int = 8
     layers: list = field(default_factory=list)
+    input_signed: bool = False
+    metadata: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.input_shape, list):
@@ -176,9 +192,14 @@ class Network(_Eq):
         return [self.layers[idx - 1].name if idx else INPUT]
 
     def to_dict(self):
-        return {"name": self.name, "input_shape": _plain(self.input_shape),
-                "input_bits": _plain(self.input_bits),
-                "layers": [lay.to_dict() for lay in self.layers]}
+        d = {"name": self.name, "input_shape": _plain(self.input_shape),
+             "input_bits": _plain(self.input_bits),
+             "layers": [lay.to_dict() for lay in self.layers]}
+        if self.input_signed is not False:
+            d["input_signed"] = _plain(self.input_signed)
+        if self.metadata:
+            d["metadata"] = _plain_tree(self.metadata)
+        return d
 
 
 def consumers(net, name):

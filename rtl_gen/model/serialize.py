@@ -11,6 +11,7 @@ from rtl_gen.model.netgraph import LAYER_TYPES, Network
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _EXTS = ".yaml, .yml or .json"
+_FIELDS = ("name", "input_shape", "input_bits", "layers", "input_signed", "metadata")
 
 
 def to_dict(net):
@@ -41,17 +42,17 @@ def from_dict(d):
     """A Network from its dict form (inverse of to_dict)."""
     require(isinstance(d, dict) and "name" in d and "input_shape" in d, None,
             "a network file must be a mapping with name and input_shape",
-            "name, input_shape, input_bits, layers")
-    extra = [k for k in d if k not in ("name", "input_shape", "input_bits", "layers")]
-    require(not extra, None, f"unknown network field(s) {extra}",
-            "name, input_shape, input_bits, layers")
+            ", ".join(_FIELDS))
+    extra = [k for k in d if k not in _FIELDS]
+    require(not extra, None, f"unknown network field(s) {extra}", ", ".join(_FIELDS))
     layers = d.get("layers") or []
     require(isinstance(layers, list), None, f"the layers of network {d['name']!r} are a "
             f"{type(layers).__name__}, not a list", "a list of layer mappings")
     layers = [_layer_from_dict(i, e) for i, e in enumerate(layers)]
     shape = d["input_shape"]
     return Network(d["name"], tuple(shape) if isinstance(shape, list) else shape,
-                   d.get("input_bits", 8), layers)
+                   d.get("input_bits", 8), layers, d.get("input_signed", False),
+                   d.get("metadata") or {})
 
 
 def _kind(path):

@@ -1,6 +1,7 @@
 """Sliding window unit (SWU): the K x K x C window of every output pixel, padding included.
 
-Computes: for an H x W x C tensor of unsigned ``bits``-bit codes, every output pixel's
+Computes: for an H x W x C tensor of unsigned ``bits``-bit codes (or, ``signed``, of
+two's complement values: the signed network input), every output pixel's
 window (row by row, pixel by pixel), each in the order kernel row, kernel column, channel:
 exactly ``rtl_gen.model.layers.im2col(x, K, stride, pad)`` flattened. Zero padding (code 0)
 of ``pad`` on all four sides is inserted by the block. K 1..11, stride 1..4,
@@ -31,10 +32,17 @@ from rtl_gen.blocks.window.window_block import WindowBlock
 
 class SlidingWindow(WindowBlock):
     """``SlidingWindow("l01_swu", in_shape=(H, W, C), kernel=3, stride=1, pad=1, bits=4,
-    lanes=C, out_lanes=None)``; ``out_lanes`` None means ``lanes``, otherwise it must be
-    ``lanes`` or (with ``lanes == C``) m*C for some m > 1 dividing K."""
+    lanes=C, out_lanes=None, signed=False)``; ``out_lanes`` None means ``lanes``, otherwise
+    it must be ``lanes`` or (with ``lanes == C``) m*C for some m > 1 dividing K. ``signed``:
+    the elements are two's complement (the generated Verilog is the same; the ports say
+    so, and padding, all-zero bits, is the value 0 either way)."""
 
     kind = "sliding_window"
+
+    def __init__(self, name, in_shape, kernel, stride=1, pad=0, bits=8, lanes=1,
+                 out_lanes=None, signed=False):
+        super().__init__(name, in_shape, kernel, stride, pad, bits, lanes, out_lanes)
+        self.signed = bool(signed)
 
     @property
     def out_shape(self):

@@ -5,8 +5,9 @@ The compiler inserts fork blocks wherever a tensor has several readers
 """
 
 import copy
+import dataclasses
 
-from rtl_gen.model.netgraph import Add, Fork, Network
+from rtl_gen.model.netgraph import Add, Fork
 
 
 def without_forks(net):
@@ -24,4 +25,4 @@ def without_forks(net):
         else:
             lay.input = srcs[0]
         layers.append(lay)
-    return Network(net.name, net.input_shape, net.input_bits, layers)
+    return dataclasses.replace(net, layers=layers)
