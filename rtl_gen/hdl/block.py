@@ -76,6 +76,19 @@ class StreamPort:
                 "bits": self.bits, "signed": self.signed, "width": self.width}
 
 
+@dataclass(frozen=True)
+class SignalPort:
+    """A plain port that is not an AXI4-Stream (a lane, a status counter): ``width`` bits
+    (1: a single wire), ``direction`` "in" or "out"."""
+
+    name: str
+    direction: str
+    width: int = 1
+
+    def as_dict(self):
+        return {"name": self.name, "direction": self.direction, "width": self.width}
+
+
 class Block:
     """A configured block instance; subclasses define ``kind``, ``ports`` and ``hdl``."""
 
@@ -90,8 +103,14 @@ class Block:
         """List of :class:`StreamPort` (inputs named ``s_axis*``, outputs ``m_axis*``)."""
         raise NotImplementedError
 
+    def extra_ports(self):
+        """List of :class:`SignalPort`: the block's ports besides its streams (none for a
+        stream block). ``hdl`` receives each as a keyword argument, a MyHDL ``Signal``."""
+        return []
+
     def hdl(self, clk, rst, **streams):
-        """The MyHDL block instance; ``streams`` maps port names to :class:`Stream`."""
+        """The MyHDL block instance; ``streams`` maps port names to :class:`Stream` (and
+        the names of ``extra_ports`` to their signals)."""
         raise NotImplementedError
 
     def params(self):
@@ -140,8 +159,12 @@ class Block:
         raise KeyError(name)
 
     def describe(self):
-        return {"kind": self.kind, "name": self.name, "params": self.params(),
-                "ports": [p.as_dict() for p in self.ports()]}
+        out = {"kind": self.kind, "name": self.name, "params": self.params(),
+               "ports": [p.as_dict() for p in self.ports()]}
+        extra = self.extra_ports()
+        if extra:
+            out["extra_ports"] = [p.as_dict() for p in extra]
+        return out
 
     def fingerprint(self):
         """Hash of the configuration and of the generator sources (so that a cached
@@ -155,5 +178,5 @@ class Block:
         return emit(self, folder)
 
 
-__all__ = ["Block", "StreamPort", "GeneratedRTL", "QNNError", "check_module_name",
+__all__ = ["Block", "StreamPort", "SignalPort", "GeneratedRTL", "QNNError", "check_module_name",
            "check_int", "copy_rtl", "generate_cached"]

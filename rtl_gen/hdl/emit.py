@@ -35,7 +35,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from myhdl import ResetSignal, Signal, ToVerilogWarning
+from myhdl import ResetSignal, Signal, ToVerilogWarning, intbv
 
 from rtl_gen.hdl.stream import Stream
 
@@ -112,9 +112,12 @@ def emit(blk, folder):
         clk = Signal(bool(0))
         rst = ResetSignal(0, active=1, isasync=False)
         streams = {p.name: Stream(p.width) for p in blk.ports()}
+        # Ports that are not streams (Block.extra_ports): one plain signal each.
+        plain = {p.name: Signal(bool(0)) if p.width == 1 else Signal(intbv(0)[p.width:])
+                 for p in blk.extra_ports()}
         with warnings.catch_warnings():
             warnings.simplefilter("error", ToVerilogWarning)
-            inst = blk.hdl(clk, rst, **streams)
+            inst = blk.hdl(clk, rst, **streams, **plain)
             inst.convert(hdl="Verilog", path=tmp, name=blk.name, testbench=False)
         _stabilise(Path(tmp) / f"{blk.name}.v", blk)
         data = [Path(p) for p in blk.write_data_files(Path(tmp))]
