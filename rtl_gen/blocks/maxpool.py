@@ -1,8 +1,15 @@
-"""Max pool: the per-channel maximum over each K x K window of unsigned codes.
+"""Max pool: the per-channel maximum over each K x K window of codes or accumulators.
 
 Computes: ``rtl_gen.model.layers.maxpool(x, K, stride, pad)`` on an H x W x C tensor of
-unsigned ``bits``-bit codes; padding inserts code 0 (the smallest code, so it never wins
-over a real element). K 1..11, stride 1..4, pad 0..K//2, non-square images.
+unsigned ``bits``-bit codes, or (``signed``) of two's complement accumulators, as in a
+convolution -> max pool -> threshold order; padding inserts the smallest value (code 0,
+or -2^(bits-1)), so it never wins over a real element (every window holds one).
+K 1..11, stride 1..4, pad 0..K//2, non-square images.
+
+Signed values are pooled in offset binary: the sign bit of every lane is inverted on the
+way in and back on the way out (combinational, no latency). That maps two's complement
+order onto unsigned order and -2^(bits-1) onto 0, so the window core's zero padding is
+the minimum and the reducer's unsigned comparison is the signed one.
 
 Streams: ``s_axis`` in, ``m_axis`` out, both ``lanes`` elements of ``bits`` bits per beat
 (channels innermost, in groups of ``lanes``). Output: one beat per (output pixel, channel
@@ -36,8 +43,9 @@ class MaxPoolUnit(WindowBlock):
 
     kind = "maxpool"
 
-    def __init__(self, name, in_shape, kernel, stride, pad=0, bits=8, lanes=1):
+    def __init__(self, name, in_shape, kernel, stride, pad=0, bits=8, lanes=1, signed=False):
         super().__init__(name, in_shape, kernel, stride, pad, bits, lanes)
+        self.signed = bool(signed)
 
     @property
     def out_shape(self):
@@ -47,7 +55,8 @@ class MaxPoolUnit(WindowBlock):
     def model(self, x):
         """The reference output tensor (Ho, Wo, C) of one input tensor (H, W, C)."""
         g = self.geo
-        return maxpool(x, g.kernel, g.stride, g.pad, name=self.name)
+        low = -(1 << (g.bits - 1)) if self.signed else 0   # never above a real element
+        return maxpool(x, g.kernel, g.stride, g.pad, name=self.name, pad_value=low)
 
     def latency_cycles(self):
         g = self.geo
@@ -63,17 +72,40 @@ class MaxPoolUnit(WindowBlock):
         return {"s_axis": taken, "m_axis": streamed(windows, 1, last_taps.ravel())}
 
     def hdl(self, clk, rst, s_axis, m_axis):
-        return maxpool_unit(clk, rst, s_axis, m_axis, self.geo)
+        return maxpool_unit(clk, rst, s_axis, m_axis, self.geo, self.signed)
 
 
 @block
-def maxpool_unit(clk, rst, s_axis, m_axis, geo):
-    """Window core, then the reducer: one module with both inside."""
-    windows = Stream(geo.lanes * geo.bits)
-    core = window_core(clk, rst, s_axis, windows, geo)
-    reduce = max_reducer(clk, rst, windows, m_axis, geo.lanes, geo.bits, geo.groups,
+def maxpool_unit(clk, rst, s_axis, m_axis, geo, signed):
+    """Window core, then the reducer: one module with both inside (signed: between
+    offset-binary conversions)."""
+    width = geo.lanes * geo.bits
+    if not signed:
+        windows = Stream(width)
+        core = window_core(clk, rst, s_axis, windows, geo)
+        reduce = max_reducer(clk, rst, windows, m_axis, geo.lanes, geo.bits, geo.groups,
+                             geo.kernel * geo.kernel)
+        return core, reduce
+    sign_bits = sum(1 << (i * geo.bits + geo.bits - 1) for i in range(geo.lanes))
+    offset_in, windows, offset_out = Stream(width), Stream(width), Stream(width)
+    to_offset = flip_bits(s_axis, offset_in, sign_bits)
+    core = window_core(clk, rst, offset_in, windows, geo)
+    reduce = max_reducer(clk, rst, windows, offset_out, geo.lanes, geo.bits, geo.groups,
                          geo.kernel * geo.kernel)
-    return core, reduce
+    from_offset = flip_bits(offset_out, m_axis, sign_bits)
+    return to_offset, core, reduce, from_offset
+
+
+@block
+def flip_bits(s, m, mask):
+    """``m`` is ``s`` with the bits of ``mask`` inverted in ``tdata`` (a wire stage)."""
+    @always_comb
+    def flip():
+        m.tdata.next = s.tdata ^ mask
+        m.tvalid.next = s.tvalid
+        m.tlast.next = s.tlast
+        s.tready.next = m.tready
+    return flip
 
 
 @block
@@ -145,4 +177,10 @@ def catalog_configs():
         MaxPoolUnit("maxpool_k3s2p1_7x9c5", (7, 9, 5), 3, 2, 1, bits=2, lanes=1),
         # 3x3 s2 p0 (AlexNet), non-square, C=3, lanes=C.
         MaxPoolUnit("maxpool_k3s2p0_9x7c3", (9, 7, 3), 3, 2, 0, bits=4, lanes=3),
+        # on signed accumulators (conv -> max pool -> threshold), 3x3 s2 p1, C=4 in pairs
+        MaxPoolUnit("maxpool_acc_k3s2p1_7x6c4", (7, 6, 4), 3, 2, 1, bits=7, lanes=2,
+                    signed=True),
+        # wide accumulators, 2x2 s1, one lane
+        MaxPoolUnit("maxpool_acc_k2s1_5x5c3", (5, 5, 3), 2, 1, 0, bits=13, lanes=1,
+                    signed=True),
     ]

@@ -257,11 +257,10 @@ class MaxPoolKind(LayerKind):
         return max(h * w * c, ho * wo * lay.kernel * lay.kernel * c) // simd
 
     def lower(self, lw, lay, fold):
-        require(not lw.tin(lay).signed, lay.name, "max pool on signed accumulators is not "
-                "supported in hardware", "max pool on activation codes")
+        """On codes, or on signed accumulators (before a threshold)."""
         self._one_block(lw, lay, fold, lambda tin, bits, signed: MaxPoolUnit(
             lw.modname(lay, "maxpool"), tin.shape, lay.kernel, lay.stride, lay.pad, bits,
-            fold.simd))
+            fold.simd, signed))
 
 
 class GlobalAvgPoolKind(LayerKind):

@@ -8,39 +8,54 @@ import pytest
 from rtl_gen.blocks.catalog import configs
 from rtl_gen.blocks.maxpool import MaxPoolUnit
 from rtl_gen.model.layers import maxpool
-from verif.blocktest import assert_covers, check_block
+from verif.blocktest import assert_covers, assert_reaches, check_block
 
 from test_sliding_window import BAD_WINDOWS, make_bad, random_shapes, sweep
 
 POOLS = configs("maxpool")
 
 
-def pool_frames(geo, seed):
-    """Three input tensors: one where output pixel (oy, ox, c) has a chosen maximum (every
-    code occurs: each element is the smallest target of the windows that read it, so a
-    window whose own element is private reaches its target), one random, one all at the
-    top code."""
+def value_range(pool):
+    g = pool.geo
+    return (-(1 << (g.bits - 1)), (1 << (g.bits - 1)) - 1) if pool.signed else \
+        (0, (1 << g.bits) - 1)
+
+
+def pool_frames(pool, seed):
+    """Input tensors: one where output pixel (oy, ox, c) has a chosen maximum (for codes
+    every code occurs: each element is the smallest target of the windows that read it, so
+    a window whose own element is private reaches its target), one random, one all at the
+    top value and, for signed accumulators, one all at the bottom (the padding value)."""
+    g = pool.geo
     rng = np.random.default_rng(seed)
-    top = (1 << geo.bits) - 1
-    shape = (geo.height, geo.width, geo.channels)
-    ho, wo, k, s, p = geo.out_height, geo.out_width, geo.kernel, geo.stride, geo.pad
-    targets = rng.permutation(np.resize(np.arange(top + 1), ho * wo * geo.channels))
-    targets = targets.reshape(ho, wo, geo.channels)
+    lo, top = value_range(pool)
+    shape = (g.height, g.width, g.channels)
+    ho, wo, k, s, p = g.out_height, g.out_width, g.kernel, g.stride, g.pad
+    values = np.arange(lo, top + 1) if top - lo < 256 else \
+        np.concatenate([[lo, top], rng.integers(lo, top + 1, 254)])
+    targets = rng.permutation(np.resize(values, ho * wo * g.channels))
+    targets = targets.reshape(ho, wo, g.channels)
     chosen = np.full(shape, top)
     for oy in range(ho):
         for ox in range(wo):
             ys = slice(max(0, oy * s - p), max(0, oy * s - p + k))
             xs = slice(max(0, ox * s - p), max(0, ox * s - p + k))
             chosen[ys, xs] = np.minimum(chosen[ys, xs], targets[oy, ox])
-    return [chosen, rng.integers(0, top + 1, shape), np.full(shape, top)]
+    frames = [chosen, rng.integers(lo, top + 1, shape), np.full(shape, top)]
+    return frames + ([np.full(shape, lo)] if pool.signed else [])
 
 
 @pytest.mark.parametrize("pool", POOLS, ids=lambda b: b.name)
 def test_maxpool_bit_exact_and_cycle_model(pool, sim):
     g = pool.geo
-    xs = pool_frames(g, seed=len(pool.name))
-    ys = [maxpool(x, g.kernel, g.stride, g.pad) for x in xs]
-    assert_covers(ys, 0, (1 << g.bits) - 1, "pooled code")
+    xs = pool_frames(pool, seed=len(pool.name))
+    lo, top = value_range(pool)
+    ys = [maxpool(x, g.kernel, g.stride, g.pad, pad_value=lo) for x in xs]
+    if pool.signed:   # accumulators: both extremes, negatives through padded windows
+        assert_reaches(ys, lo, top, "pooled accumulator")
+        assert (np.concatenate([y.ravel() for y in ys]) < 0).mean() > 0.2
+    else:
+        assert_covers(ys, 0, top, "pooled code")
     check_block(pool, sim, {"s_axis": xs}, {"m_axis": ys})
 
 
@@ -52,6 +67,8 @@ def test_catalog_has_the_awkward_cases():
     assert any(g.height != g.width for g in geos)
     assert any(g.channels & (g.channels - 1) for g in geos)
     assert any(g.lanes == 1 for g in geos) and any(g.lanes == g.channels for g in geos)
+    assert any(b.signed and b.geo.pad for b in POOLS) and any(b.signed and b.geo.bits > 8
+                                                              for b in POOLS)
 
 
 def test_reference_and_models():

@@ -53,7 +53,7 @@ from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 from rtl_gen.hdl.block import check_int
 from rtl_gen.errors import require
 from rtl_gen.hdl.lanes import join_lanes
-from rtl_gen.model.formats import ACT_BITS_RANGE
+from rtl_gen.model.limits import MAX_ELEMENT_BITS
 from rtl_gen.model.layers import check_window, out_size
 from rtl_gen.hdl.stream import Stream, skid_buffer
 from rtl_gen.hdl.timing import chain, frames_of
@@ -97,7 +97,7 @@ class WindowGeometry:
         h = check_int(in_shape[0], name, "input height H", 1, MAX_DIM)
         w = check_int(in_shape[1], name, "input width W", 1, MAX_DIM)
         c = check_int(in_shape[2], name, "input channels C", 1, MAX_DIM)
-        check_int(bits, name, "element bits", *ACT_BITS_RANGE)
+        check_int(bits, name, "element bits", 1, MAX_ELEMENT_BITS)
         check_int(lanes, name, "lanes (elements per beat)", 1, c)
         require(c % lanes == 0, name, f"{c} channels cannot be sent in groups of {lanes} lanes",
                 f"lanes dividing the channel count {c}")
