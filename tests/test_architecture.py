@@ -26,7 +26,7 @@ LAYERS = {  # module prefix -> layer (the longest matching prefix wins)
     "rtl_gen": 0, "rtl_gen.errors": 0, "rtl_gen.model": 0,
     "rtl_gen.hdl": 1,
     "rtl_gen.blocks": 2,
-    "rtl_gen.compiler": 3, "rtl_gen.designs": 3,
+    "rtl_gen.compiler": 3, "rtl_gen.designs": 3, "rtl_gen.importer": 3,
     "verif": 4,
     "streamqnn": 5,
 }

@@ -50,9 +50,12 @@ def probes(cn, outs_per_frame):
     return found
 
 
-def vectors(cn, frames, seed):
+def vectors(cn, frames, seed, images=None):
+    """Packed input and output frames and every layer's outputs: for ``frames`` random
+    images (``random_input``: signed for a signed network input), or for ``images``."""
     rng = np.random.default_rng(seed)
-    images = [random_input(cn.net, rng) for _ in range(frames)]
+    if images is None:
+        images = [random_input(cn.net, rng) for _ in range(frames)]
     outs = golden(cn, images)
     pin, pout = cn.port("s_axis"), cn.port("m_axis")
     inputs = {"s_axis": [pack(x, pin.lanes, pin.bits, signed=pin.signed) for x in images]}
@@ -73,8 +76,13 @@ def lint_network(cn):
 
 
 def run_network(cn, sim, frames=2, seed=1, gap=0.0, stall=0.0, waves=False, watch=True,
-                label="net", stall_limit=None, progress=None):
-    inputs, expected, outs = vectors(cn, frames, seed)
+                label="net", stall_limit=None, progress=None, images=None, outputs=None):
+    """Simulate ``cn`` on ``frames`` random images, or on ``images`` (integer HWC arrays);
+    ``outputs``, a list, receives the model's outputs of every layer per frame (which the
+    run has checked the hardware against, beat by beat)."""
+    inputs, expected, outs = vectors(cn, frames, seed, images)
+    if outputs is not None:
+        outputs.extend(outs)
     pr = probes(cn, outs) if watch else ()
     limit = stall_limit or 4 * cn.cycles_per_frame() + 20000
     res = simulate(cn, sim, inputs, expected, gap=gap, stall=stall, seed=seed,

@@ -1,0 +1,6 @@
+"""The importer tests build their ONNX models with ``onnx_models`` (this folder)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
