@@ -550,7 +550,7 @@ def link_tx(clk, rst, s_axis, tx_lane_data, tx_lane_valid, tx_lane_last, tx_lane
             max_sent.next = v_ack
             purge_seq.next = v_ack
             purge_wait.next = False
-            replay_req.next = False
+            replay_req.next = True      # the sender restarts at the (new) buffer start
             replay_num.next = 0
             rtimer.next = 0
             settle.next = True
