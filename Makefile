@@ -9,11 +9,14 @@ FRAMES  ?= 2
 SEED    ?= 1
 WAVES   ?= 0
 JOBS    ?= 2
+PART    ?=
+CLOCK_MHZ ?=
+PARTS   ?= 1
 # MyHDL orders some statements by Python set iteration: a fixed hash seed makes the
 # generated Verilog byte-identical from run to run (simulator builds are cached on it).
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup tools test nightly sim lint bench clean
+.PHONY: help setup tools test nightly sim lint bench clean handoff estimate
 
 help:
 	@echo "StreamQNN targets:"
@@ -23,6 +26,11 @@ help:
 	@echo "  make lint                 verilator --lint-only -Wall -Wno-WIDTHEXPAND on every catalog module"
 	@echo "  make bench                measure cycles and Yosys resources, write bench/results.md"
 	@echo "  make nightly              the long regression (tests marked nightly), Verilator"
+	@echo "  make handoff TOP=<design> Vivado handoff folder build/handoff/<design>: the simulated RTL,"
+	@echo "                            XDC, vivado/build.tcl, FuseSoC core, manifest"
+	@echo "                            [PART=<xilinx part>] [CLOCK_MHZ=f] [PARTS=1] [SEED=n]"
+	@echo "  make estimate TOP=<design> Yosys synth_xilinx per layer module (parallel, cached)"
+	@echo "                            beside the analytic estimate [PART=<xilinx part>]"
 	@echo "  make clean                remove build/ (keep .venv); make distclean also removes .venv"
 
 $(STAMP): pyproject.toml
@@ -50,6 +58,12 @@ lint: $(STAMP)
 
 bench: tools
 	$(PY) -m verif.bench bench/results.md
+
+handoff: tools
+	$(PY) -m streamqnn.cli handoff $(TOP) --seed $(SEED) --parts $(PARTS) --jobs $(JOBS) $(if $(PART),--part $(PART),) $(if $(CLOCK_MHZ),--clock-mhz $(CLOCK_MHZ),)
+
+estimate: $(STAMP)
+	$(PY) -m streamqnn.cli estimate $(TOP) --yosys --seed $(SEED) --jobs $(JOBS) $(if $(PART),--part $(PART),)
 
 clean:
 	rm -rf build .pytest_cache

@@ -1,4 +1,4 @@
-"""Command line: ``streamqnn list|generate|sim|estimate``.
+"""Command line: ``streamqnn list|generate|sim|estimate|handoff``.
 
 A design (TOP) is a named network (``resnet_block``, ``resnet_block_down``,
 ``tiny_resnet``, ``resnet18``, ``alexnet``), a network spec file (.yaml/.yml/.json), or a
@@ -9,7 +9,12 @@ block configuration of the catalog (``streamqnn list`` shows them all).
                   passed, cycles per frame and first-frame latency measured against the
                   models, simulator speed; a mismatch names the first differing layer boundary
 ``estimate TOP``  the folding, cycle model, first-frame latency and resource estimate
-                  (no RTL written)
+                  (no RTL written); with ``--yosys`` also the RTL, synthesized with Yosys
+                  ``synth_xilinx`` one layer module at a time (parallel, cached), per
+                  layer beside the analytic estimate, recorded in the design's manifest
+``handoff TOP``   the Vivado handoff folder (build/handoff/<name>): the simulated RTL,
+                  XDC, vivado/build.tcl, a FuseSoC core, filelist.f, manifest, README;
+                  ``--part``, ``--clock-mhz``, ``--parts`` (1 only, for now)
 
 Folding: ``--target N`` (cycles per frame; each named design has a default), ``--budget``
 (a device or lut=N,ff=N,bram=N: the fastest folding whose estimate fits) and ``--fold
@@ -17,6 +22,7 @@ LAYER=SIMD,PE`` / ``--fold LAYER=LANES`` for single layers.
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -32,6 +38,10 @@ from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, design
 from rtl_gen.errors import QNNError
 from rtl_gen.model.serialize import load
+from streamqnn.handoff import HandoffCheckFailed, check_destination, check_request, \
+    write_handoff
+from streamqnn.handoff.manifest import analytic_estimate
+from verif.estimate import layer_table, network_estimate
 from verif.harness import BUILD as HBUILD
 from verif.harness import SimulationFailed, simulate
 from verif.lint import lint
@@ -144,6 +154,7 @@ def cmd_generate(args):
 
 
 def cmd_estimate(args):
+    target = check_request(args.part, None, None) if args.yosys else None
     net = network(args.top, args.seed)
     if net is None:
         raise unknown(args.top)
@@ -158,6 +169,64 @@ def cmd_estimate(args):
     print(f"{len(pipe.blocks)} blocks; planned in {time.time() - t0:.1f} s")
     for layer, (fifo, analysis) in pipe.skip_fifos.items():
         print("skip FIFO " + analysis.explain())
+    if args.yosys:
+        cn = compile_top(args.top, args)
+        ne = _yosys(cn, target, args.jobs)
+        print("\n".join(layer_table(ne)))
+        path = cn.folder / "manifest.json"
+        man = json.loads(path.read_text())
+        man["resource_estimates"] = {"part": target.part, "analytic": analytic_estimate(cn),
+                                     "yosys": ne.as_dict()}
+        path.write_text(json.dumps(man, indent=1, default=str))
+        print(f"estimates recorded in {path} (resource_estimates)")
+    return 0
+
+
+def _yosys(cn, target, jobs):
+    """Yosys per layer module of ``cn`` for the part's family (parallel, cached)."""
+    return network_estimate(cn, HBUILD / "yosys", target.family, jobs, progress=_say)
+
+
+def _regenerate(args, cn):
+    """The command that regenerates the same RTL (what ``make sim`` compiles)."""
+    fold = " ".join(f"--fold {f}" for f in args.fold or [])
+    how = (f"--budget {args.budget} --budget-fraction {args.budget_fraction:g}"
+           if args.budget else f"--target {_target(args, cn.net) or 0}")
+    return f"streamqnn generate {args.top} --seed {args.seed} {how} {fold}".strip()
+
+
+def cmd_handoff(args):
+    target = check_request(args.part, args.clock_mhz, args.parts)   # before anything
+    net = network(args.top, args.seed)
+    if net is None:
+        what = "a block configuration, not a network" if args.top in blocks() else \
+            "an unknown design"
+        raise QNNError(None, f"'{args.top}' is {what}",
+                       "a network (" + ", ".join(DESIGNS) + ") or a spec file (.yaml/.json)")
+    out = Path(args.handoff_out) if args.handoff_out else BUILD / "handoff" / net.name
+    check_destination(out)
+    _say(f"handoff of {net.name} for {target.part} at {target.clock_mhz:g} MHz into {out}")
+    cn = compile_top(args.top, args)   # the same generation as `make sim`
+    if args.no_yosys:
+        ne, note = None, "not run (--no-yosys)"
+    else:
+        ne, note = _yosys(cn, target, args.jobs), None
+    try:
+        man = write_handoff(cn, out, target, ne, note, regenerate=_regenerate(args, cn),
+                            progress=_say)
+    except HandoffCheckFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    cm = man["cycle_model"]
+    print(f"handoff written: {out}")
+    print(f"  {len(man['rtl_sha256'])} RTL files (SHA-256 in manifest.json), "
+          f"{len(man['files_sha256'])} other files; FuseSoC core {man['fusesoc_core']}")
+    print(f"  {cm['frame_interval_cycles']:,} cycles per frame = "
+          f"{cm['frames_per_second']:,.1f} frames/s at {target.clock_mhz:g} MHz; "
+          f"first-frame latency {cm['first_frame_latency_cycles']:,} cycles")
+    for check in man["checks"]:
+        print(f"  checked: {check}")
+    print(f"  run it: cd {out} && vivado -mode batch -source vivado/build.tcl")
     return 0
 
 
@@ -249,8 +318,29 @@ def main(argv=None):
     g = sub.add_parser("generate", help="write a design's RTL")
     common(g)
     g.add_argument("--out", help="output folder (default build/designs/<name>)")
-    e = sub.add_parser("estimate", help="folding and cycle model, no RTL")
+    e = sub.add_parser("estimate", help="folding, cycle model and resources (--yosys: "
+                       "per layer with Yosys too)")
     common(e)
+    e.add_argument("--yosys", action="store_true", help="also generate the RTL and run Yosys "
+                   "synth_xilinx per layer module (parallel, cached by module hash)")
+
+    def target_options(p):
+        p.add_argument("--part", help="Xilinx part (default xczu9eg-ffvb1156-2-e); its "
+                       "family selects the Yosys cells")
+        p.add_argument("--jobs", type=int, default=None, help="parallel Yosys processes "
+                       "(default: one per core)")
+
+    target_options(e)
+    h = sub.add_parser("handoff", help="write the Vivado handoff folder (RTL, XDC, Tcl, "
+                       "FuseSoC core, manifest)")
+    common(h)
+    target_options(h)
+    h.add_argument("--clock-mhz", type=float, default=None,
+                   help="clock frequency in MHz (default 200, range 10-800)")
+    h.add_argument("--parts", default=None, help="number of FPGAs (only 1 for now)")
+    h.add_argument("--out", help="RTL folder (default build/designs/<name>)")
+    h.add_argument("--handoff-out", help="handoff folder (default build/handoff/<name>)")
+    h.add_argument("--no-yosys", action="store_true", help="skip the Yosys estimate")
     s = sub.add_parser("sim", help="generate and simulate against the reference model")
     common(s)
     s.add_argument("--out", help="output folder (default build/designs/<name>)")
@@ -262,7 +352,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim,
-                "estimate": cmd_estimate}[args.cmd](args)
+                "estimate": cmd_estimate, "handoff": cmd_handoff}[args.cmd](args)
     except QNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
