@@ -331,6 +331,7 @@ def main(argv=None):
                        "(default: one per core)")
 
     target_options(e)
+    e.add_argument("--out", help="with --yosys: RTL folder (default build/designs/<name>)")
     h = sub.add_parser("handoff", help="write the Vivado handoff folder (RTL, XDC, Tcl, "
                        "FuseSoC core, manifest)")
     common(h)
