@@ -16,6 +16,13 @@ block configuration of the catalog (``streamqnn list`` shows them all).
                   XDC, vivado/build.tcl, a FuseSoC core, filelist.f, manifest, README;
                   ``--part``, ``--clock-mhz``, ``--parts`` (1 only, for now)
 
+``import MODEL``  a QONNX model (Brevitas export_qonnx) to a network spec (--out), exact on
+                  integer inputs; --check N compares it with qonnx's executor on N inputs
+
+A trained design (``mnist_resnet``) simulates its held-out test images and prints each
+image's class (hardware, our model, qonnx's executor), the accuracies and the logits
+(the output scale recorded in the spec applied).
+
 Folding: ``--target N`` (cycles per frame; each named design has a default), ``--budget``
 (a device or lut=N,ff=N,bram=N: the fastest folding whose estimate fits) and ``--fold
 LAYER=SIMD,PE`` / ``--fold LAYER=LANES`` for single layers.
@@ -35,9 +42,12 @@ from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import report
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.resources import pipeline_estimate
-from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, design
+from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, TRAINED, design
 from rtl_gen.errors import QNNError
-from rtl_gen.model.serialize import load
+from rtl_gen.importer import QonnxRunner, check, import_onnx, output_logits, random_images, \
+    real_input
+from rtl_gen.importer.thresholds import MAX_MULTIPLIER_BITS
+from rtl_gen.model.serialize import load, save
 from streamqnn.handoff import HandoffCheckFailed, check_destination, check_request, \
     write_handoff
 from streamqnn.handoff.manifest import analytic_estimate
@@ -257,20 +267,74 @@ def _summary(res, model, latency, frames, sim, wall, pauses=0.0):
         print(f"  waveform: {res.waves}")
 
 
+def _fmt_logits(v):
+    return "[" + ", ".join(f"{x:.4g}" for x in v) + "]"
+
+
+def _classes(net, outs, labels=None, qonnx=None, sim="rtl"):
+    """Per frame: the class (hardware = the model's output it was checked against beat by
+    beat), the model's logits with the recorded output scale applied, and (trained
+    designs) the label and qonnx's class; then the accuracies."""
+    meta = net.metadata
+    right = {"rtl": 0, "model": 0, "qonnx": 0}
+    for i, o in enumerate(outs):
+        logits, _, _, _ = output_logits(net, o)
+        model_cls = int(np.argmax(logits))
+        rtl_cls = int(np.asarray(o[meta["argmax"]]).reshape(-1)[0]) if "argmax" in meta \
+            else model_cls
+        line = f"  image {i}: class {rtl_cls} ({sim})"
+        if labels is not None:
+            q_cls = qonnx[i]
+            line = (f"  image {i}: label {labels[i]}, class {rtl_cls} ({sim}), {model_cls} "
+                    f"(model), {q_cls} (qonnx)")
+            right["rtl"] += rtl_cls == labels[i]
+            right["model"] += model_cls == labels[i]
+            right["qonnx"] += q_cls == labels[i]
+            if not rtl_cls == model_cls == q_cls:
+                line += "  DISAGREE"
+        print(line + f"; logits {_fmt_logits(logits)}")
+    if labels is not None:
+        n = len(outs)
+        agree = all(int(np.asarray(o[meta["argmax"]]).reshape(-1)[0]) == q
+                    for o, q in zip(outs, qonnx)) if "argmax" in meta else True
+        print(f"accuracy over {n} test images: {right['rtl'] / n:.2%} ({sim}), "
+              f"{right['model'] / n:.2%} (our model), {right['qonnx'] / n:.2%} (qonnx "
+              f"executor); the three agree image by image: {'yes' if agree else 'NO'}")
+        return agree
+    return True
+
+
 def cmd_sim(args):
     net = network(args.top, args.seed)
     frames = max(1, args.frames)
     try:
         if net is not None:
             cn = compile_top(args.top, args)
-            _say(f"simulating {cn.name} on {args.sim}: {frames} frames"
+            images = labels = qonnx = None
+            if args.top in TRAINED:
+                images, labels = TRAINED[args.top].test_set()
+                frames = min(frames, len(images))
+                images, labels = list(images[:frames]), labels[:frames].tolist()
+                _say(f"running {frames} test images through qonnx's executor ...")
+                runner = QonnxRunner(TRAINED[args.top].onnx)
+                got = runner.many([real_input(net, x) for x in images])
+                scale = np.asarray(net.metadata["output"]["scale"])
+                zp = np.asarray(net.metadata["output"]["zero_point"])
+                qonnx = [int(np.argmax(np.round(g / scale + zp))) for g in got]
+            _say(f"simulating {cn.name} on {args.sim}: {frames} "
+                 f"{'test images' if images is not None else 'frames'}"
                  f"{', random gaps and backpressure' if args.pauses else ''} "
                  "(the first run of a configuration compiles the simulator model) ...")
             t0 = time.time()
+            outs = []
             res = run_network(cn, args.sim, frames=frames, seed=args.seed, gap=args.pauses,
-                              stall=args.pauses, waves=args.waves, label="cli", progress=_say)
+                              stall=args.pauses, waves=args.waves, label="cli", progress=_say,
+                              images=images, outputs=outs)
             _summary(res, cn.cycles_per_frame(), cn.latency_cycles(), frames, args.sim,
                      time.time() - t0, args.pauses)
+            if "output" in cn.net.metadata:
+                agree = _classes(cn.net, outs, labels, qonnx, args.sim)
+                return 0 if agree else 1
             return 0
         blk = blocks().get(args.top)
         if blk is None:
@@ -293,6 +357,36 @@ def cmd_sim(args):
     except SimulationFailed as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return 1
+
+
+def cmd_import(args):
+    res = import_onnx(args.model, name=args.name, argmax=not args.no_argmax,
+                      max_multiplier_bits=args.max_multiplier_bits)
+    net = res.net
+    print(f"imported {args.model}: network '{net.name}', input {net.input_shape} "
+          f"({'signed' if net.input_signed else 'unsigned'} {net.input_bits}-bit), "
+          f"{len(net.layers)} layers")
+    for note in res.notes:
+        print("  " + note)
+    for lay in net.layers:
+        print(f"  {lay.name:10s} {type(lay).__name__:13s} from ONNX node "
+              f"{net.metadata['onnx_nodes'].get(lay.name, '-')}")
+    out = net.metadata["output"]
+    print(f"  output: '{out['tensor']}', logits = scale * (q - zero_point) with scale "
+          f"{_fmt_logits(out['scale'][:4])}{' ...' if len(out['scale']) > 4 else ''}")
+    if args.out:
+        save(net, args.out)
+        print(f"wrote {args.out}")
+    if args.check:
+        _say(f"checking against qonnx's executor on {args.check} random inputs ...")
+        images = random_images(net, args.check, args.seed)
+        rep = check(args.model, net, images, progress=_say)
+        for i in range(min(3, rep.images)):
+            print(f"  input {i}: class {rep.ours_classes[i]} (ours), "
+                  f"{rep.qonnx_classes[i]} (qonnx); logits {_fmt_logits(rep.ours_logits[i])}")
+        print(rep.summary())
+        return 0 if rep.ok else 1
+    return 0
 
 
 def main(argv=None):
@@ -331,7 +425,6 @@ def main(argv=None):
                        "(default: one per core)")
 
     target_options(e)
-    e.add_argument("--out", help="with --yosys: RTL folder (default build/designs/<name>)")
     h = sub.add_parser("handoff", help="write the Vivado handoff folder (RTL, XDC, Tcl, "
                        "FuseSoC core, manifest)")
     common(h)
@@ -350,10 +443,20 @@ def main(argv=None):
     s.add_argument("--waves", action="store_true", help="keep a waveform file")
     s.add_argument("--pauses", type=float, default=0.0,
                    help="probability of an input gap / output stall per cycle (default 0)")
+    i = sub.add_parser("import", help="a QONNX model to a network spec (exact on integers)")
+    i.add_argument("model", help="an .onnx file (QONNX, as Brevitas export_qonnx writes it)")
+    i.add_argument("--out", help="write the spec here (.yaml/.yml/.json)")
+    i.add_argument("--name", help="network name (default: the file's stem)")
+    i.add_argument("--check", type=int, default=0, metavar="N",
+                   help="compare with qonnx's executor on N random integer inputs")
+    i.add_argument("--seed", type=int, default=1, help="seed of the --check inputs")
+    i.add_argument("--no-argmax", action="store_true", help="no ArgMax layer at the end")
+    i.add_argument("--max-multiplier-bits", type=int, default=MAX_MULTIPLIER_BITS,
+                   help="widest residual multiplier allowed (default %(default)s)")
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim,
-                "estimate": cmd_estimate, "handoff": cmd_handoff}[args.cmd](args)
+                "estimate": cmd_estimate, "import": cmd_import, "handoff": cmd_handoff}[args.cmd](args)
     except QNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
