@@ -23,8 +23,8 @@ PARTS = {
     "xcvu9p-flga2104-2L-e": ("xcvu9p", "Virtex UltraScale+ VU9P (VCU118 board; Alveo U200/U250 "
                                        "and AWS F1 carry the same die)"),
 }
-# The ZCU102's ZU9EG: the most common UltraScale+ evaluation board, FINN's and the
-# Xilinx tutorials' usual target, and large enough for the ResNet blocks here.
+# The ZCU102's ZU9EG: a widespread UltraScale+ evaluation board that FINN and Xilinx's
+# own tutorials support, large enough for the ResNet blocks here.
 DEFAULT_PART = "xczu9eg-ffvb1156-2-e"
 CLOCK_RANGE_MHZ = (10.0, 800.0)
 DEFAULT_CLOCK_MHZ = 200.0
