@@ -13,6 +13,7 @@ follow (exactly the stream sent; across resets, at most one discontinuity per re
 whole images delivered once and in order, and any loss reported).
 """
 
+import hashlib
 import json
 import tempfile
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from rtl_gen.blocks.link.framing import LinkConfig
 from rtl_gen.blocks.link.link import RX_STATUS, TX_STATUS
-from verif.channel import CHANNEL_V, TRAFFIC_V, ChannelConfig, TrafficConfig
+from verif.channel import VERILOG, ChannelConfig, TrafficConfig
 from verif.harness import BUILD, SimulationFailed, build, generate
 from verif.lint import lint
 
@@ -163,14 +164,17 @@ def system_top(tx, rx, check_lint=True):
     folder = BUILD / "linksys"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{top}.v"
-    fresh = not path.exists() or path.read_text() != text
-    if fresh:
+    if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(f".{time.time_ns()}.tmp")
         tmp.write_text(text)
         tmp.replace(path)
-    files = [rtl_tx.verilog, rtl_rx.verilog, CHANNEL_V, TRAFFIC_V, path]
-    if check_lint and fresh:
-        lint(files, top)
+    files = [rtl_tx.verilog, rtl_rx.verilog, *VERILOG, path]
+    if check_lint:      # once per content of all the files
+        digest = hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+        stamp = folder / f"{top}.lint"
+        if not stamp.exists() or stamp.read_text() != digest:
+            lint(files, top)
+            stamp.write_text(digest)
     return LinkSystem(top, files, tx.cfg, tx.width)
 
 
@@ -200,12 +204,13 @@ class LinkRun:
 
 def run_link(tx, rx, sim, channel=None, images=None, traffic=None, gap=0.0, stall=0.0,
              seed=0, monitor=True, stall_limit=None, label="link", max_cycles=None,
-             dump=False):
+             dump=False, holds=None):
     """Simulate ``tx`` -> channel -> ``rx`` on ``sim``.
 
     Either ``images`` (lists of (tdata, tlast) beats; Python drives and records them, with
     input ``gap`` and consumer ``stall`` probabilities) or ``traffic`` (a
-    :class:`TrafficConfig` with ``beats`` > 0: the HDL source and checker). ``monitor``
+    :class:`TrafficConfig` with ``beats`` > 0: the HDL source and checker); ``holds``
+    ({image index: cycle}) keeps the Python source from starting an image early. ``monitor``
     checks every frame on both lanes with zlib (a Python step per clock). Raises
     :class:`SimulationFailed` with the testbench's message (a wrong beat, the watchdog)."""
     from cocotb_tools.runner import get_runner
@@ -225,6 +230,7 @@ def run_link(tx, rx, sim, channel=None, images=None, traffic=None, gap=0.0, stal
         "traffic": "hdl" if traffic is not None else "python", "seed": seed, "gap": gap,
         "stall": stall, "stall_limit": stall_limit, "report": str(run_dir / "report.json"),
         "channel": channel.as_dict(), "dump": bool(dump),
+        "holds": {str(k): int(v) for k, v in (holds or {}).items()},
     }
     if max_cycles:
         conf["max_cycles"] = max_cycles

@@ -201,6 +201,7 @@ async def _run_python(dut, cfg, monitors, stall_limit, report):
     rng = random.Random(int(cfg.get("seed", 0)))
     images = [[(int(d), bool(last)) for d, last in img] for img in cfg["images"]]
     gap, stall = float(cfg.get("gap", 0.0)), float(cfg.get("stall", 0.0))
+    holds = {int(k): int(v) for k, v in cfg.get("holds", {}).items()}  # image: from cycle
     sent = [[]]            # beats the TX accepted, per image (an abandoned image stays short)
     delivered, events = [], []
     report["sent"], report["delivered"], report["events"] = sent, delivered, events
@@ -234,7 +235,8 @@ async def _run_python(dut, cfg, monitors, stall_limit, report):
                 sent.append([])
             valid = False
         tx_in_reset = bool(rst_tx)
-        if not valid and not rst_tx and img < len(images) and rng.random() >= gap:
+        if not valid and not rst_tx and img < len(images) and rng.random() >= gap \
+                and (pos or cycle >= holds.get(img, 0)):
             valid = True
             data, last = images[img][pos]
             h["s_axis_tdata"].value = data
@@ -254,7 +256,7 @@ async def _run_python(dut, cfg, monitors, stall_limit, report):
         if source_done and delivered and delivered[-1] == last_sent and \
                 cycle - last_progress > 64:
             break
-        if cycle - last_progress > stall_limit:
+        if cycle - max(last_progress, holds.get(img, 0)) > stall_limit:
             raise AssertionError(_stall_message(
                 dut, cycle, stall_limit, f"{len(delivered)} beats delivered, source at "
                 f"image {img} of {len(images)}"))

@@ -19,6 +19,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CHANNEL_V = HERE / "link_channel.v"
 TRAFFIC_V = HERE / "link_traffic.v"
+# Every Verilog file a system with the channel and the traffic needs.
+VERILOG = (CHANNEL_V, HERE / "link_lane_dir.v", TRAFFIC_V, HERE / "link_stream_rng.v")
 MAX_LATENCY = 2047   # the channel's delay line (MAX_LAT = 2048 entries)
 
 
