@@ -9,6 +9,7 @@ from rtl_gen.compiler.passes.size_skip_fifos import resize_skip_fifo
 from rtl_gen.designs.networks import DEFAULT_TARGET, design
 from verif.harness import BUILD, SimulationFailed
 from verif.lint import lint
+from verif.model_checks import check_timing
 from verif.network_sim import run_network
 
 
@@ -19,23 +20,6 @@ def compiled(name, sub="", planned=None):
                          cache=BUILD / "rtl", check=lambda rtl: lint(rtl.files, rtl.top))
     lint(cn.verilog, cn.name)
     return cn
-
-
-def check_timing(cn, res):
-    """Pause-free run: frame intervals within 1 % of the cycle model (they are equal on
-    every design so far), the latency and each stream's first transfer exactly as the
-    latency model says."""
-    model = cn.cycles_per_frame()
-    got = res.frame_intervals()
-    assert got and all(abs(g - model) <= 0.01 * model for g in got), \
-        f"{cn.name}: frame intervals {got}, cycle model {model}"
-    assert res.latency() == cn.latency_cycles(), \
-        f"{cn.name}: first-frame latency {res.latency()} cycles, model {cn.latency_cycles()}"
-    first_in = res.ports["s_axis"]["first"]
-    want = cn.timing().link_first()
-    off = {k: (v - first_in, want[k]) for k, v in res.probe_first.items()
-           if v - first_in != want[k]}
-    assert not off, f"{cn.name}: first beat (measured, model) differs on {off}"
 
 
 @pytest.mark.parametrize("name", ["resnet_block", "resnet_block_down"])

@@ -1,0 +1,165 @@
+"""Every spec the model accepts compiles: one source of truth for what is valid.
+
+Property: for random networks (``rtl_gen.designs.random_nets``: all layer kinds, odd and
+non-square sizes, any channel counts, pooling before or after thresholds, global pooling
+over large maps, adds written either way, random targets and user foldings) ``infer``
+either refuses the spec with a QNNError naming one of the user's layers, or ``plan`` and
+``generate`` succeed: never an error from inside a block, never a traceback. A sample of
+the accepted networks, and the cases that were refused before, simulate bit-exact on
+both simulators.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rtl_gen.compiler.compile import compile_network, plan
+from rtl_gen.designs.networks import calibrate, random_weights
+from rtl_gen.designs.random_nets import random_folding, random_network
+from rtl_gen.errors import QNNError
+from rtl_gen.model.infer import infer
+from rtl_gen.model.netgraph import INPUT, ArgMax, Conv, Dense, GlobalAvgPool, MaxPool, \
+    Network, Threshold
+from verif.harness import BUILD
+from verif.lint import lint
+from verif.network_sim import run_network
+
+from verif.model_checks import check_timing
+
+
+def accepted_or_refused(seed, tmp_path, generate=True):
+    """The property for one random network; returns the compiled network or None."""
+    try:
+        net = random_network(seed)
+        infer(net)
+    except QNNError as exc:
+        names = {INPUT, None} | {f"rand{seed}"}
+        try:
+            names |= {lay.name for lay in net.layers}
+        except NameError:   # refused while the generator calibrated: its own layer names
+            names |= {exc.layer}
+        assert exc.layer in names, f"seed {seed}: error names no user layer: {exc}"
+        return None
+    rng = np.random.default_rng(seed)
+    folding = random_folding(net, seed) if rng.random() < 0.4 else None
+    target = int(rng.choice([0, 64, 500, 5000, 10 ** 6])) or None
+    planned = plan(net, folding, target)     # a QNNError here fails the property
+    if not generate:
+        return planned
+    return compile_network(net, tmp_path / net.name, plan_=planned, cache=BUILD / "rtl",
+                           check=lambda rtl: lint(rtl.files, rtl.top))
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10 ** 6))
+def test_random_specs_are_refused_by_infer_or_compile(tmp_path, seed):
+    accepted_or_refused(seed, tmp_path)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10 ** 6))
+def test_random_specs_plan(tmp_path, seed):
+    """The same property up to the plan (folding, pipeline, models) on many more specs."""
+    accepted_or_refused(seed, tmp_path, generate=False)
+
+
+@pytest.mark.nightly
+@settings(max_examples=int(os.environ.get("STREAMQNN_NIGHTLY_EXAMPLES", 200)), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2 ** 31))
+def test_random_specs_are_refused_by_infer_or_compile_nightly(tmp_path, seed):
+    accepted_or_refused(seed, tmp_path)
+
+
+def _simulate(cn, sim, seed):
+    """Bit-exact with random gaps and backpressure, then pause-free with the cycle and
+    latency models exact."""
+    run_network(cn, sim, frames=2, seed=seed, gap=0.3, stall=0.3, label="pauses")
+    check_timing(cn, run_network(cn, sim, frames=2, seed=seed, label="timing"))
+
+
+def _compile(net, target=None):
+    cn = compile_network(net, BUILD / "designs" / net.name, plan_=plan(net, None, target),
+                         cache=BUILD / "rtl", check=lambda rtl: lint(rtl.files, rtl.top))
+    lint(cn.verilog, cn.name)
+    return cn
+
+
+def gap_into_dense(size=14):
+    """Global pool over a 14x14 map of 2-bit codes (sums up to 588: 10 bits) into a dense
+    layer: the MVU takes the sum at its exact width (it was refused as 'activation bits 9
+    out of range', naming an internal block)."""
+    rng = np.random.default_rng(5)
+    net = Network("gap_dense", (size, size, 3), 2, [
+        Conv("conv", 4, 3, 1, 1, weights=random_weights(rng, (4, 3, 3, 3), "bipolar")),
+        Threshold("act", 2), GlobalAvgPool("gap"),
+        Dense("fc", 5, "int8", random_weights(rng, (5, 4), "int8")), ArgMax("argmax")])
+    return calibrate(net, 5)
+
+
+def pool_on_accumulators():
+    """Conv -> max pool on the signed accumulators -> threshold (some channels with a
+    negative scale: pooling codes after the threshold would not be the same function)."""
+    rng = np.random.default_rng(6)
+    net = Network("pool_acc", (9, 7, 3), 3, [
+        Conv("conv", 6, 3, 1, 1, 1, "ternary", random_weights(rng, (6, 3, 3, 3), "ternary")),
+        MaxPool("pool", 3, 2, 1), Threshold("act", 2),
+        Conv("conv2", 5, 1, weights=random_weights(rng, (5, 1, 1, 6), "bipolar")),
+        MaxPool("pool2", 2, 2), Threshold("act2", 1)])
+    return calibrate(net, 6)
+
+
+def test_formerly_refused_specs_plan():
+    """Both used to stop in plan with an error naming an internal block or refusing the
+    layer order; the simulations below and the max-pool block tests prove them."""
+    for net in (gap_into_dense(), pool_on_accumulators()):
+        types = infer(net)
+        plan(net)
+        plan(net, target_cycles=100)
+        assert types["gap"].bits == 10 if net.name == "gap_dense" else types["conv"].signed
+
+
+def test_gap_into_dense_simulates(sim):
+    _simulate(_compile(gap_into_dense(), target=400), sim, seed=3)
+
+
+# Random networks simulated in the fast suite: 107 has max pooling on accumulators and a
+# residual block with the add's inputs written main branch first; 21 a residual block
+# written the same way and a global pool into a dense layer. More under nightly.
+SIM_SEEDS = (107, 21)
+NIGHTLY_SIM_SEEDS = (38, 56, 74, 94, 116, 202)
+
+
+def _random_compiled(seed):
+    net = random_network(seed)
+    return _compile(net, target=int(np.random.default_rng(seed).choice([300, 3000])))
+
+
+@pytest.mark.parametrize("seed", SIM_SEEDS)
+def test_random_networks_simulate(seed, sim):
+    _simulate(_random_compiled(seed), sim, seed)
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("seed", NIGHTLY_SIM_SEEDS)
+def test_random_networks_simulate_nightly(seed, sim):
+    _simulate(_random_compiled(seed), sim, seed)
+
+
+# Found by the random networks: the first-frame latency model assumes that the add never
+# stalls the blocks of a residual block's shorter branch (they sit after the skip FIFO);
+# where such a branch's MVU is slower than the main branch at the add, the add stalls it
+# and the measured latency exceeds the model (seed 45: 734 cycles against 710; seed 68:
+# 839 against 836). Bit-exact and at the modelled frame interval all the same. Kept as
+# regression cases: they pass once the model (or the FIFO placement) accounts for it.
+@pytest.mark.nightly
+@pytest.mark.xfail(strict=True, reason="latency model: a projection branch stalled by the add")
+@pytest.mark.parametrize("seed", [45, 68])
+def test_random_networks_latency_known_gap(seed):
+    cn = _random_compiled(seed)
+    check_timing(cn, run_network(cn, "verilator", frames=2, seed=seed, label="timing"))
