@@ -7,6 +7,11 @@ named after the block); ``links`` are (src_block, src_port, dst_block, dst_port)
 ``inp`` / ``out`` are (block, port) pairs. Every stream between blocks becomes four wires
 named ``<src block>_<src port>_{tdata,tvalid,tready,tlast}``, so that the testbench can
 watch every layer boundary. Hierarchy is kept, so Vivado reports per layer.
+
+A block's plain ports (``extra_ports()``: a link end's lane and status ports) become top
+ports ``<block>_<port>`` of the same direction and width. ``inp`` / ``out`` may be None:
+a partition whose stream comes in on a link RX (or leaves on a link TX) has no ``s_axis``
+(``m_axis``) ports.
 """
 
 from pathlib import Path
@@ -42,36 +47,35 @@ def write_top(name, blocks, links, inp, out, path):
                            f"{sb.name}.{sp} is {sb.port(sp).width}", "equal stream widths")
         src_of[(db.name, dp)] = wire_name(sb, sp)
         used_outputs.add((sb.name, sp))
-    ib, ip = inp
-    ob, op = out
-    src_of[(ib.name, ip)] = "s_axis"
+    ib, ip = inp if inp is not None else (None, None)
+    ob, op = out if out is not None else (None, None)
+    if ib is not None:
+        src_of[(ib.name, ip)] = "s_axis"
+    names = ["clk", "rst"]
+    decls = ["input clk;", "input rst;"]
+    if ib is not None:
+        names += ["s_axis_tdata", "s_axis_tvalid", "s_axis_tready", "s_axis_tlast"]
+        decls += [f"input {_decl(ib.port(ip).width)}s_axis_tdata;", "input s_axis_tvalid;",
+                  "output s_axis_tready;", "input s_axis_tlast;"]
+    if ob is not None:
+        names += ["m_axis_tdata", "m_axis_tvalid", "m_axis_tready", "m_axis_tlast"]
+        decls += [f"output {_decl(ob.port(op).width)}m_axis_tdata;", "output m_axis_tvalid;",
+                  "input m_axis_tready;", "output m_axis_tlast;"]
+    for b in blocks:
+        for x in b.extra_ports():
+            names.append(f"{b.name}_{x.name}")
+            decls.append(f"{'input' if x.direction == 'in' else 'output'} "
+                         f"{_decl(x.width)}{b.name}_{x.name};")
     lines = [
         f"// {name}: StreamQNN pipeline top, generated; do not edit.",
         "`timescale 1ns/10ps",
         "",
         f"module {name} (",
-        "    clk,",
-        "    rst,",
-        "    s_axis_tdata,",
-        "    s_axis_tvalid,",
-        "    s_axis_tready,",
-        "    s_axis_tlast,",
-        "    m_axis_tdata,",
-        "    m_axis_tvalid,",
-        "    m_axis_tready,",
-        "    m_axis_tlast",
+        *[f"    {n}," for n in names[:-1]],
+        f"    {names[-1]}",
         ");",
         "",
-        "input clk;",
-        "input rst;",
-        f"input {_decl(ib.port(ip).width)}s_axis_tdata;",
-        "input s_axis_tvalid;",
-        "output s_axis_tready;",
-        "input s_axis_tlast;",
-        f"output {_decl(ob.port(op).width)}m_axis_tdata;",
-        "output m_axis_tvalid;",
-        "input m_axis_tready;",
-        "output m_axis_tlast;",
+        *decls,
         "",
     ]
     for b in blocks:
@@ -85,9 +89,11 @@ def write_top(name, blocks, links, inp, out, path):
                       f"wire {w}_tready;", f"wire {w}_tlast;"]
     lines.append("")
     # The pipeline output.
-    w = wire_name(ob, op)
-    lines += [f"assign m_axis_tdata = {w}_tdata;", f"assign m_axis_tvalid = {w}_tvalid;",
-              f"assign {w}_tready = m_axis_tready;", f"assign m_axis_tlast = {w}_tlast;", ""]
+    if ob is not None:
+        w = wire_name(ob, op)
+        lines += [f"assign m_axis_tdata = {w}_tdata;", f"assign m_axis_tvalid = {w}_tvalid;",
+                  f"assign {w}_tready = m_axis_tready;", f"assign m_axis_tlast = {w}_tlast;",
+                  ""]
     # Which wire carries each block input's tready back to its source.
     for b in blocks:
         conns = ["        .clk(clk)", "        .rst(rst)"]
@@ -103,6 +109,7 @@ def write_top(name, blocks, links, inp, out, path):
             else:
                 w = wire_name(b, p.name)
                 conns += [f"        .{p.name}_{s}({w}_{s})" for s in SIGNALS]
+        conns += [f"        .{x.name}({b.name}_{x.name})" for x in b.extra_ports()]
         lines += [f"{b.name} u_{b.name} (", ",\n".join(conns), ");", ""]
     lines.append("endmodule")
     path = Path(path)
