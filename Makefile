@@ -9,6 +9,7 @@ FRAMES  ?= 2
 SEED    ?= 1
 WAVES   ?= 0
 JOBS    ?= 2
+SHARD   ?=
 PART    ?=
 CLOCK_MHZ ?=
 PARTS   ?= 1
@@ -25,7 +26,8 @@ help:
 	@echo "                            [SIM=verilator|icarus] [FRAMES=n] [WAVES=1] [SEED=n]"
 	@echo "  make lint                 verilator --lint-only -Wall -Wno-WIDTHEXPAND on every catalog module"
 	@echo "  make bench                measure cycles and Yosys resources, write bench/results.md"
-	@echo "  make nightly              the long regression (tests marked nightly), Verilator"
+	@echo "  make nightly              the long regression (tests marked nightly), Verilator;"
+	@echo "                            [SHARD=i/n] one shard of it; report in build/nightly/"
 	@echo "  make handoff TOP=<design> Vivado handoff folder build/handoff/<design>: the simulated RTL,"
 	@echo "                            XDC, vivado/build.tcl, FuseSoC core, manifest"
 	@echo "                            [PART=<xilinx part>] [CLOCK_MHZ=f] [PARTS=1] [SEED=n]"
@@ -45,10 +47,14 @@ tools: $(STAMP)
 	@$(PY) -m verif.simulators --install
 
 test: tools
-	$(PY) -m pytest -n $(JOBS) tests
+	$(PY) -m pytest -n $(JOBS) --junitxml=build/test-report.xml tests
 
+NIGHTLY_XML := build/nightly/junit$(if $(SHARD),-shard-$(subst /,-of-,$(SHARD)),).xml
 nightly: tools
-	$(PY) -m pytest -n $(JOBS) -m nightly --sim verilator tests
+	@mkdir -p build/nightly
+	$(PY) -m pytest -n $(JOBS) -m nightly --sim verilator $(if $(SHARD),--shard $(SHARD),) \
+		--junitxml=$(NIGHTLY_XML) tests; status=$$?; \
+		$(PY) -m verif.nightly_report build/nightly build/nightly; exit $$status
 
 sim: tools
 	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,)
