@@ -42,6 +42,7 @@ from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import report
 from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.resources import pipeline_estimate
+from rtl_gen.designs.random_nets import random_network
 from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, TRAINED, design
 from rtl_gen.errors import QNNError
 from rtl_gen.importer import QonnxRunner, check, import_onnx, output_logits, random_images, \
@@ -69,9 +70,16 @@ def blocks():
 
 
 def network(top, seed=0):
-    """The network spec for ``top`` (a named design or a spec file), or None."""
+    """The network spec for ``top`` (a named design, ``random:N`` for the random network of
+    seed N as the property tests draw it, or a spec file), or None."""
     if top in DESIGNS:
         return design(top, seed)
+    if top.startswith("random:"):
+        n = top.split(":", 1)[1]
+        if not n.isdigit():
+            raise QNNError(None, f"random network '{top}' has no seed",
+                           "random:N with N a non-negative integer")
+        return random_network(int(n))
     if top.endswith((".yaml", ".yml", ".json")):
         if not Path(top).exists():
             raise QNNError(None, f"spec file '{top}' does not exist", "a readable file")
@@ -81,7 +89,7 @@ def network(top, seed=0):
 
 def unknown(top):
     return QNNError(None, f"unknown design '{top}'",
-                    "a network (" + ", ".join(DESIGNS) + "), a spec file (.yaml/.json), or "
+                    "a network (" + ", ".join(DESIGNS) + "), random:N, a spec file (.yaml/.json), or "
                     "a block configuration (streamqnn list)")
 
 

@@ -9,6 +9,7 @@ the accepted networks, and the cases that were refused before, simulate bit-exac
 both simulators.
 """
 
+import datetime
 import os
 
 import numpy as np
@@ -149,6 +150,33 @@ def test_random_networks_simulate(seed, sim):
 @pytest.mark.parametrize("seed", NIGHTLY_SIM_SEEDS)
 def test_random_networks_simulate_nightly(seed, sim):
     _simulate(_random_compiled(seed), sim, seed)
+
+
+# A fresh draw every night: STREAMQNN_NIGHTLY_SEED (default: today's date, so each night
+# differs and a rerun the same day replays) picks STREAMQNN_NIGHTLY_NETWORKS networks.
+NIGHTLY_BASE = int(os.environ.get("STREAMQNN_NIGHTLY_SEED",
+                                  datetime.date.today().strftime("%Y%m%d")))
+NIGHTLY_COUNT = int(os.environ.get("STREAMQNN_NIGHTLY_NETWORKS", 25))
+
+
+@pytest.mark.nightly
+@pytest.mark.parametrize("k", range(NIGHTLY_COUNT))
+def test_random_networks_nightly_draw(k, sim, record_property):
+    seed = (NIGHTLY_BASE * 1000 + k) % 2 ** 31
+    record_property("seed", seed)
+    try:
+        net = random_network(seed)
+        infer(net)
+    except QNNError:
+        pytest.skip(f"seed {seed}: refused by infer (the property tests cover refusals)")
+    try:
+        cn = _random_compiled(seed)
+        _simulate(cn, sim, seed)
+        record_property("cycles_model", cn.cycles_per_frame())
+        record_property("latency_model", cn.latency_cycles())
+    except AssertionError as exc:
+        raise AssertionError(f"random network seed {seed} (replay: make sim TOP=random:{seed} "
+                             f"SIM={sim}): {exc}") from None
 
 
 # Found by the random networks: the first-frame latency model assumes that the add never
