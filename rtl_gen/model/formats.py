@@ -4,8 +4,9 @@ Weights: ``bipolar`` (1 bit; code 0 = -1, code 1 = +1), ``ternary`` (2-bit two's
 values -1, 0, +1) and ``int2`` .. ``int8`` (signed two's complement). Activations are unsigned
 A-bit codes, A in 1..8; the network input is ``input_bits``-bit integers (8 by default),
 unsigned, or two's complement when the network's ``input_signed`` is set (a QONNX model with
-a signed input quantizer). This module parses and checks formats, converts weight values to and from the unsigned bit codes stored in ROMs, and gives
-the exact bit widths of integer ranges.
+a signed input quantizer). This module parses and checks formats, converts weight values
+to and from the unsigned bit codes stored in ROMs, and gives the exact bit widths of
+integer ranges.
 """
 
 from dataclasses import dataclass
