@@ -149,6 +149,10 @@ class Probe:
 
 
 def _handle(dut, name):
+    """The signal ``name`` of the top, or of a sub-instance (``u_part1.<wire>``)."""
+    *path, name = name.split(".")
+    for inst in path:
+        dut = getattr(dut, inst)
     try:
         return getattr(dut, name)
     except AttributeError:
