@@ -16,6 +16,12 @@ block configuration of the catalog (``streamqnn list`` shows them all).
                   XDC, vivado/build.tcl, a FuseSoC core, filelist.f, manifest, README;
                   ``--part``, ``--clock-mhz``, ``--parts`` (1 only, for now)
 
+``partition TOP`` cut the network across FPGAs (``--cut LAYER,...`` or ``--devices DEV,...``
+                  or ``--parts K``): the cuts, per-device resources, link load and the
+                  system frame interval; ``--generate`` writes one top per partition
+``sim TOP --parts K`` (or ``--cut``) simulates the partitions joined through channel
+                  models (bit errors at ``--ber``, default forcing replays)
+
 ``import MODEL``  a QONNX model (Brevitas export_qonnx) to a network spec (--out), exact on
                   integer inputs; --check N compares it with qonnx's executor on N inputs
 
@@ -41,6 +47,8 @@ from rtl_gen.compiler.budget import fold_for_budget, parse_budget
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import report
 from rtl_gen.compiler.latency import pipeline_timing
+from rtl_gen.compiler.partition import LinkOptions, partition
+from rtl_gen.compiler.partition_build import compile_partitions
 from rtl_gen.compiler.resources import pipeline_estimate
 from rtl_gen.designs.random_nets import random_network
 from rtl_gen.designs import DEFAULT_TARGET, DESIGNS, TRAINED, design
@@ -57,6 +65,7 @@ from verif.harness import BUILD as HBUILD
 from verif.harness import SimulationFailed, simulate
 from verif.lint import lint
 from verif.network_sim import run_network
+from verif.system_sim import DEFAULT_BER, run_system, write_system
 
 BUILD = Path("build")
 
@@ -312,9 +321,88 @@ def _classes(net, outs, labels=None, qonnx=None, sim="rtl"):
     return True
 
 
+def _split_list(text):
+    return [x.strip() for x in (text or "").split(",") if x.strip()]
+
+
+def _partition_plan(args, net):
+    """The PartitionPlan for --cut / --devices / --parts (QNNError before any file)."""
+    cuts = _split_list(getattr(args, "cut", None))
+    devices = _split_list(getattr(args, "devices", None))
+    parts = getattr(args, "parts", None)
+    if parts is not None and (parts < 1 or (devices and parts != len(devices))
+                              or (cuts and parts != len(cuts) + 1)):
+        raise QNNError(net.name, f"--parts {parts} disagrees with the cuts or devices given",
+                       "K >= 1, K devices, or K - 1 cuts")
+    opts = LinkOptions(lane_bits=getattr(args, "lane_bits", 64) or 64)
+    target = None if devices else _target(args, net)
+    _say(f"partitioning {net.name}: "
+         + (f"cuts after {', '.join(cuts)}" if cuts else
+            f"automatic over {', '.join(devices)}" if devices else f"{parts} balanced parts")
+         + (f", folding for {target:,} cycles per frame" if target else "") + " ...")
+    return partition(net, cuts=cuts or None, devices=devices or None,
+                     parts=parts, target_cycles=target, folding=_folding(args),
+                     fraction=args.budget_fraction, opts=opts)
+
+
+def compile_parts(args, net, pp):
+    out = Path(args.out) if getattr(args, "out", None) else \
+        BUILD / "designs" / f"{net.name}_parts{len(pp.parts)}"
+    t0 = time.time()
+    pdz = compile_partitions(pp, out, cache=HBUILD / "rtl",
+                             check=lambda rtl: lint(rtl.files, rtl.top), progress=_say)
+    for pd in pdz.parts:
+        lint(pdz.verilog, pd.top)
+    _say(f"generated {len(pdz.files)} files into {out} in {time.time() - t0:.1f} s; "
+         f"partition tops {', '.join(pd.top for pd in pdz.parts)} lint clean")
+    return pdz
+
+
+def cmd_partition(args):
+    net = network(args.top, args.seed)
+    if net is None:
+        raise unknown(args.top)
+    if not (args.cut or args.devices or args.parts):
+        raise QNNError(net.name, "no partitioning asked for",
+                       "--cut LAYER,..., --devices DEV,DEV,... or --parts K")
+    pp = _partition_plan(args, net)
+    print(pp.report())
+    if args.generate:
+        pdz = compile_parts(args, net, pp)
+        for pd in pdz.parts:
+            ends = [e.name for e in (pd.rx, pd.tx) if e is not None]
+            print(f"  {pd.path}" + (f" (lane and status ports of {', '.join(ends)})"
+                                    if ends else ""))
+    return 0
+
+
+def cmd_sim_parts(args, net):
+    pp = _partition_plan(args, net)
+    print(pp.report())
+    pdz = compile_parts(args, net, pp)
+    sd = write_system(pdz)
+    ber = DEFAULT_BER if args.ber is None else args.ber
+    frames = max(1, args.frames)
+    _say(f"simulating {sd.name} on {args.sim}: {frames} frames through {len(pp.links)} "
+         f"channel model(s) at BER {ber:g} ...")
+    run = run_system(pdz, args.sim, frames=frames, seed=args.seed, ber=ber,
+                     gap=args.pauses, stall=args.pauses, progress=_say, system=sd)
+    print(run.summary())
+    return 0
+
+
 def cmd_sim(args):
     net = network(args.top, args.seed)
     frames = max(1, args.frames)
+    if net is not None and (args.parts or args.cut):
+        try:
+            return cmd_sim_parts(args, net)
+        except SimulationFailed as exc:
+            print(f"FAILED: {exc}", file=sys.stderr)
+            return 1
+    if args.ber is not None:
+        raise QNNError(args.top, "--ber without --parts or --cut",
+                       "a partitioned simulation (--parts K or --cut LAYER,...)")
     try:
         if net is not None:
             cn = compile_top(args.top, args)
@@ -433,6 +521,7 @@ def main(argv=None):
                        "(default: one per core)")
 
     target_options(e)
+    e.add_argument("--out", help="with --yosys: RTL folder (default build/designs/<name>)")
     h = sub.add_parser("handoff", help="write the Vivado handoff folder (RTL, XDC, Tcl, "
                        "FuseSoC core, manifest)")
     common(h)
@@ -451,6 +540,26 @@ def main(argv=None):
     s.add_argument("--waves", action="store_true", help="keep a waveform file")
     s.add_argument("--pauses", type=float, default=0.0,
                    help="probability of an input gap / output stall per cycle (default 0)")
+
+    def part_options(p):
+        p.add_argument("--cut", metavar="LAYER,...", help="cut after each named layer")
+        p.add_argument("--devices", metavar="DEV,...", help="one device per partition: "
+                       "automatic cuts, the fastest folding that fits")
+        p.add_argument("--lane-bits", type=int, default=64,
+                       help="link lane width (default 64: one Aurora 64B/66B lane)")
+
+    part_options(s)
+    s.add_argument("--parts", type=int, default=None,
+                   help="simulate K partitions joined through channel models")
+    s.add_argument("--ber", type=float, default=None,
+                   help=f"channel bit error rate (default {DEFAULT_BER:g}: forces replays)")
+    pa = sub.add_parser("partition", help="cut a network across FPGAs: cuts, resources, "
+                        "link load, system frame interval")
+    common(pa)
+    part_options(pa)
+    pa.add_argument("--parts", type=int, default=None, help="K balanced partitions")
+    pa.add_argument("--generate", action="store_true", help="write one top per partition")
+    pa.add_argument("--out", help="output folder (default build/designs/<name>_parts<K>)")
     i = sub.add_parser("import", help="a QONNX model to a network spec (exact on integers)")
     i.add_argument("model", help="an .onnx file (QONNX, as Brevitas export_qonnx writes it)")
     i.add_argument("--out", help="write the spec here (.yaml/.yml/.json)")
@@ -464,7 +573,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         return {"list": cmd_list, "generate": cmd_generate, "sim": cmd_sim,
-                "estimate": cmd_estimate, "import": cmd_import, "handoff": cmd_handoff}[args.cmd](args)
+                "estimate": cmd_estimate, "import": cmd_import, "handoff": cmd_handoff,
+                "partition": cmd_partition}[args.cmd](args)
     except QNNError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
