@@ -13,6 +13,7 @@ SHARD   ?=
 PART    ?=
 CLOCK_MHZ ?=
 PARTS   ?= 1
+BER     ?=
 # MyHDL orders some statements by Python set iteration: a fixed hash seed makes the
 # generated Verilog byte-identical from run to run (simulator builds are cached on it).
 export PYTHONHASHSEED := 0
@@ -24,6 +25,7 @@ help:
 	@echo "  make test                 fast test suite on Icarus and Verilator (sets up .venv, installs iverilog)"
 	@echo "  make sim TOP=<design>     generate + simulate a design against the reference model"
 	@echo "                            [SIM=verilator|icarus] [FRAMES=n] [WAVES=1] [SEED=n]"
+	@echo "                            [PARTS=k [BER=x]]: k partitions through channel models"
 	@echo "  make lint                 verilator --lint-only -Wall -Wno-WIDTHEXPAND on every catalog module"
 	@echo "  make bench                measure cycles and Yosys resources, write bench/results.md"
 	@echo "  make nightly              the long regression (tests marked nightly), Verilator;"
@@ -57,7 +59,7 @@ nightly: tools
 		$(PY) -m verif.nightly_report build/nightly build/nightly; exit $$status
 
 sim: tools
-	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,)
+	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,) $(if $(PARTS),--parts $(PARTS),) $(if $(BER),--ber $(BER),)
 
 lint: $(STAMP)
 	$(PY) -m verif.lint build/lint

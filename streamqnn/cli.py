@@ -394,7 +394,7 @@ def cmd_sim_parts(args, net):
 def cmd_sim(args):
     net = network(args.top, args.seed)
     frames = max(1, args.frames)
-    if net is not None and (args.parts or args.cut):
+    if net is not None and ((args.parts or 1) > 1 or args.cut):
         try:
             return cmd_sim_parts(args, net)
         except SimulationFailed as exc:
