@@ -1,8 +1,8 @@
 """The Vivado handoff (``make handoff``, ``streamqnn handoff``, ``streamqnn/handoff/``).
 
-resnet_block in the fast suite: the folder's files and manifest, the RTL regenerated
-without any cache and compared by SHA-256 with the manifest (the bytes ``make sim``
-simulates), Icarus and Verilator compiling a copy of the folder with nothing else on
+resnet_block in the fast suite: the folder's files and manifest, the RTL regenerated the
+way ``make sim`` generates it, and from scratch in fresh processes with empty caches,
+compared by SHA-256 with the manifest, Icarus and Verilator compiling a copy of the folder with nothing else on
 the path, the Vivado script under tclsh with recorders (and the recorder shown to catch
 each kind of mistake), FuseSoC parsing the core and rendering the Vivado project, and
 every request error raised before anything is written. tiny_resnet: file-level checks
@@ -19,8 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from rtl_gen.compiler.compile import compile_network, plan
-from rtl_gen.designs import DEFAULT_TARGET, design
+from rtl_gen.designs import design
 from rtl_gen.errors import QNNError
 from streamqnn.cli import main
 from streamqnn.handoff import DEFAULT_PART, check_request
@@ -89,15 +88,37 @@ def test_folder_and_manifest(rb):
     assert "Vivado itself was **not** run" in readme and "ZCU102" in readme
 
 
-def test_rtl_is_what_sim_simulates(rb, tmp_path):
-    """Regenerate resnet_block the way `make sim` plans it, with no RTL cache at all, and
-    compare every file with the manifest's SHA-256."""
+def test_rtl_is_what_sim_simulates(rb, tmp_path, capsys):
+    """Regenerate resnet_block the way `make sim` does (``compile_top``: same planning,
+    seed and RTL cache) and compare every file with the manifest's SHA-256."""
     man = _manifest(rb)
-    net = design("resnet_block", SEED)
-    cn = compile_network(net, tmp_path / "fresh",
-                         plan_=plan(net, target_cycles=DEFAULT_TARGET["resnet_block"]))
-    fresh = {f"rtl/{f.name}": _sha(f) for f in cn.files}
-    assert fresh == man["rtl_sha256"]
+    assert main(["generate", "resnet_block", "--seed", str(SEED), "--out",
+                 str(tmp_path / "sim")]) == 0
+    again = {f"rtl/{f.name}": _sha(f) for f in (tmp_path / "sim").iterdir()
+             if f.suffix in (".v", ".mem")}
+    assert again == man["rtl_sha256"]
+
+
+def _cli(args, build, cwd):
+    env = dict(os.environ, STREAMQNN_BUILD=str(build), PYTHONHASHSEED="0")
+    res = subprocess.run([sys.executable, "-m", "streamqnn.cli", *args], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+
+
+def test_rtl_regenerated_from_scratch_is_identical(tmp_path):
+    """A handoff and a regeneration, each in a fresh process with an empty RTL cache of
+    its own: the same bytes (the RTL is a function of the design, seed and folding, not of
+    what a cache or an earlier run left)."""
+    _cli(["handoff", "resnet_block", "--seed", str(SEED), "--no-yosys", "--out",
+          str(tmp_path / "rtl1"), "--handoff-out", str(tmp_path / "h")], tmp_path / "b1",
+         tmp_path)
+    _cli(["generate", "resnet_block", "--seed", str(SEED), "--out", str(tmp_path / "rtl2")],
+         tmp_path / "b2", tmp_path)
+    man = _manifest(tmp_path / "h")
+    again = {f"rtl/{f.name}": _sha(f) for f in (tmp_path / "rtl2").iterdir()
+             if f.suffix in (".v", ".mem")}
+    assert again == man["rtl_sha256"]
 
 
 def test_compiles_from_the_folder_alone(rb, tmp_path, sim):
