@@ -36,7 +36,8 @@ TR_PORTS = (("tr_seed", 32), ("tr_last_thresh", 32), ("tr_gap_thresh", 32),
 CH_COUNTERS = ("cycle", "flips_ab", "flips_ba", "drops_ab", "drops_ba", "beats_ab",
                "beats_ba")
 TR_COUNTERS = (("sent", 32), ("delivered", 32), ("images", 32), ("mismatches", 32),
-               ("first_bad", 32), ("lat_sum", 64), ("lat_min", 32), ("lat_max", 32))
+               ("first_bad", 32), ("lat_sum", 64), ("lat_min", 32), ("lat_max", 32),
+               ("t_first_in", 32), ("t_last_out", 32))
 
 
 def _decl(direction, name, width):
@@ -138,7 +139,8 @@ module {top} (
         .m_tready(g_mready),
         .sent(tr_sent), .delivered(tr_delivered), .images(tr_images),
         .mismatches(tr_mismatches), .first_bad(tr_first_bad), .lat_sum(tr_lat_sum),
-        .lat_min(tr_lat_min), .lat_max(tr_lat_max)
+        .lat_min(tr_lat_min), .lat_max(tr_lat_max), .t_first_in(tr_t_first_in),
+        .t_last_out(tr_t_last_out)
     );
 endmodule
 """

@@ -83,6 +83,21 @@ def test_link_ber_1e3_short_frames(sim):
     assert s["tx_stat_retrains"] >= 1 and s["rx_stat_retrains"] >= 1
 
 
+def test_link_retrain_before_any_data_is_not_a_reset(sim):
+    """Errors so frequent that the first frame fails four times before any gets through
+    (this seed: the first retrain comes ~3,000 cycles before the first good frame): a
+    retrain that finds the receiver with no data yet must not be taken for a reset of
+    it (nothing dropped, no loss reported). HDL traffic: its checker sees any drop."""
+    tx, rx = WIDE
+    run = run_link(tx, rx, sim, ChannelConfig(latency=32, ber=1e-3, seed=2),
+                   traffic=TrafficConfig(mean_image=1000, beats=20, seed=5), monitor=False,
+                   label="early_retrain")
+    s = run.status
+    assert s["tx_stat_retrains"] >= 2
+    assert s["tx_stat_far_resets"] == s["tx_stat_loss"] == s["rx_stat_loss"] == 0
+    assert s["tr_mismatches"] == 0 and s["tr_delivered"] == 20
+
+
 def test_link_dropped_beats(sim):
     run, _ = run_checked(SHORT, sim, ChannelConfig(latency=16, drop=1e-2, seed=5),
                          make_images(SHORT, seed=2, count=30))

@@ -7,7 +7,8 @@
 // random backpressure (ready low with probability stall_thresh/2^32). Counters: beats
 // sent and delivered, mismatches and the index of the first one, and the latency of
 // every beat (cycles from its transfer into the link TX to its transfer out of the RX:
-// sum, minimum, maximum), from a timestamp ring of 2^TS_BITS entries.
+// sum, minimum, maximum), from a timestamp ring of 2^TS_BITS entries; the cycles of the
+// first transfer in and the last transfer out (for goodput).
 module link_traffic #(
     parameter D = 64,
     parameter TS_BITS = 14
@@ -35,7 +36,9 @@ module link_traffic #(
     output reg [31:0] first_bad,
     output reg [63:0] lat_sum,
     output reg [31:0] lat_min,
-    output reg [31:0] lat_max
+    output reg [31:0] lat_max,
+    output reg [31:0] t_first_in,
+    output reg [31:0] t_last_out
 );
     function [31:0] xs32;
         input [31:0] x;
@@ -75,12 +78,16 @@ module link_traffic #(
             lat_sum <= 64'd0;
             lat_min <= 32'hffffffff;
             lat_max <= 32'd0;
+            t_first_in <= 32'd0;
+            t_last_out <= 32'd0;
         end else begin
             now <= now + 32'd1;
             r_gap <= xs32(r_gap | 32'd1);
             r_stall <= xs32(r_stall | 32'd1);
             if (s_fire) begin
                 sent <= sent + 32'd1;
+                if (sent == 32'd0)
+                    t_first_in <= now;
                 stamp[sent[TS_BITS-1:0]] <= now;
             end
             // valid holds until the transfer (the stream contract)
@@ -90,6 +97,7 @@ module link_traffic #(
             m_tready <= enable && !(r_stall < stall_thresh);
             if (m_fire) begin
                 delivered <= delivered + 32'd1;
+                t_last_out <= now;
                 if (m_tlast)
                     images <= images + 32'd1;
                 if (m_tdata != exp_data || m_tlast != exp_last) begin

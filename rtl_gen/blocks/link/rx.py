@@ -33,8 +33,11 @@ buffer (``C = rx_slots`` slots of N lane words: RAM written without reset, read 
 register) while updating a CRC-32 at line rate, and checks the CRC beat. A data frame is
 committed only when its CRC is good, its sequence number is the next expected one and a
 slot was free: nothing corrupted, duplicated or out of order reaches the consumer.
-A bad CRC or a gap schedules one NAK (PCIe's NAK_SCHEDULED: no second NAK until the
-expected frame arrives); a duplicate schedules an ACK.
+A bad CRC or a gap schedules one NAK (PCIe's NAK_SCHEDULED: no second NAK for the frames
+that follow until the expected frame arrives), except that the expected frame itself
+arriving bad (a failed replay: its header, checked by its CRC-8, names it) is NAKed
+again at once rather than left to the sender's replay timer; a duplicate schedules an
+ACK.
 
 Credits: the status frames (ACK, NAK, TACK) carry ``limit = expected + free slots``
 (12-bit sequence space), which never decreases; the sender sends a new frame only below
@@ -48,8 +51,8 @@ its credit returned, after its last beat has been handed to the output skid buff
 
 Training: after reset the RX is "fresh": it sends TREQ every ``train_interval`` cycles and
 accepts no data until a TRAIN arrives; it then takes the TRAIN's sequence number as the
-next expected one and answers TACK (with ``rx_fresh`` set until its first data frame, so
-the sender knows it lost its state). A TRAIN from a reset sender (flag "fresh") also
+next expected one and answers TACK, flagged "the receiver had lost its state" for every
+TRAIN of that training (same tag), so that the sender knows. A TRAIN from a reset sender (flag "fresh") also
 rebases a trained RX; if that cuts an image (the last accepted frame did not end with
 ``tlast``) ``stat_loss`` counts it. A TRAIN without the flag (a retrain) keeps all state.
 """
@@ -164,7 +167,7 @@ def link_rx(clk, rst, rx_lane_data, rx_lane_valid, m_axis, tx_lane_data, tx_lane
 
     # ---------------- status frames on the reverse lane --------------------------------
     rx_fresh = Signal(bool(1))
-    report_fresh = Signal(bool(1))
+    tack_fresh = Signal(bool(0))
     expected = Signal(modbv(0)[12:])
     occupied = Signal(modbv(0)[CB + 1:])
     limit = Signal(modbv(0)[12:])
@@ -200,7 +203,7 @@ def link_rx(clk, rst, rx_lane_data, rx_lane_valid, m_axis, tx_lane_data, tx_lane
             r_type.next = T_NAK
         else:
             r_type.next = T_ACK
-        r_flags.next = concat(intbv(0)[3:], report_fresh)
+        r_flags.next = concat(intbv(0)[3:], tack_fresh)
         r_k.next = concat(intbv(0)[12:], tack_tag)
 
     renc = header_encode(r_word, r_type, r_flags, expected, limit, r_k)
@@ -315,12 +318,22 @@ def link_rx(clk, rst, rx_lane_data, rx_lane_valid, m_axis, tx_lane_data, tx_lane
                 p_state.next = P_HUNT
                 if fq_data != crc_expect:
                     stat_crc_errors.next = stat_crc_errors + 1
-                    if f_type == T_DATA and not rx_fresh and not nak_sched:
+                    # NAK once per error (PCIe's NAK_SCHEDULED), and again whenever the
+                    # awaited frame itself arrives bad: its header (CRC-8) names it, so
+                    # a failed replay is answered at once instead of by the TX's timer
+                    if f_type == T_DATA and not rx_fresh and (not nak_sched
+                                                              or f_seq == expected):
                         nak_pending.next = True
                         nak_sched.next = True
                 elif f_type == T_TRAIN:
                     tack_pending.next = True
                     tack_tag.next = f_tag
+                    # TACK's flag: this training found the RX without state (reset);
+                    # it holds for every TRAIN of the same training (same tag)
+                    if rx_fresh:
+                        tack_fresh.next = True
+                    elif f_tag != last_tag:
+                        tack_fresh.next = False
                     if rx_fresh or f_flag:
                         if (not rx_fresh) and has_data:
                             stat_far_resets.next = stat_far_resets + 1
@@ -349,7 +362,6 @@ def link_rx(clk, rst, rx_lane_data, rx_lane_valid, m_axis, tx_lane_data, tx_lane
                         else:
                             wr_base.next = wr_base + N
                         expected.next = expected + 1
-                        report_fresh.next = False
                         nak_sched.next = False
                         mid_image.next = not f_flag
                         has_data.next = True
