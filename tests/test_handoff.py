@@ -2,10 +2,10 @@
 
 resnet_block in the fast suite: the folder's files and manifest, the RTL regenerated the
 way ``make sim`` generates it, and from scratch in fresh processes with empty caches,
-compared by SHA-256 with the manifest, Icarus and Verilator compiling a copy of the folder with nothing else on
-the path, the Vivado script under tclsh with recorders (and the recorder shown to catch
-each kind of mistake), FuseSoC parsing the core and rendering the Vivado project, and
-every request error raised before anything is written. tiny_resnet: file-level checks
+compared by SHA-256 with the manifest, Icarus and Verilator compiling a copy of the folder
+with nothing else on the path, the Vivado script under tclsh with recorders (and the
+recorder shown to catch each kind of mistake), FuseSoC parsing the core and rendering the
+Vivado project, and every request error raised before anything is written. tiny_resnet: file-level checks
 in the fast suite, the whole handoff (Yosys included) nightly.
 """
 

@@ -54,7 +54,8 @@ def icarus_folder(folder, top):
         run = _run(["vvp", "-n", out], folder / "rtl", "vvp (time 0: ROM files load)")
     if "unable to open" in run.lower() or "error" in run.lower():
         raise HandoffCheckFailed(f"vvp reports a problem at time 0:\n{run[-2000:]}")
-    return "iverilog -g2005 -Wall -f filelist.f: compiles; vvp from rtl/: every $readmemh file loads"
+    return ("iverilog -g2005 -Wall -f filelist.f: compiles; vvp from rtl/: every $readmemh "
+            "file loads")
 
 
 def verilator_folder(folder, top, jobs=2):
