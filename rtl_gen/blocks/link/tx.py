@@ -584,5 +584,6 @@ def link_tx(clk, rst, s_axis, tx_lane_data, tx_lane_valid, tx_lane_last, tx_lane
         else:
             in_ready.next = False
 
-    return (rev_in, rdec, rcrc, rev_expect, crc_final, rev_parse, slots, ram_write, ram_read, info_write, info_read,
-            purge_read, out_mux, step, lane, next_header, henc, in_handshake, control)
+    return (rev_in, rdec, rcrc, rev_expect, crc_final, rev_parse, slots, ram_write, ram_read,
+            info_write, info_read, purge_read, out_mux, step, lane, next_header, henc,
+            in_handshake, control)
