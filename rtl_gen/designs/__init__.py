@@ -7,8 +7,8 @@ from rtl_gen.designs.networks import DEFAULT_TARGET, DESIGNS, calibrate, design,
     random_input, random_weights, thresholds_from_samples
 from rtl_gen.designs.trained import TRAINED, held_out_images
 
-# the trained designs join the named designs once their models are shipped in examples/
-_ = _trained
+DESIGNS.update(_trained.DESIGNS)
+DEFAULT_TARGET.update(_trained.DEFAULT_TARGET)
 
 __all__ = ["DEFAULT_TARGET", "DESIGNS", "TRAINED", "calibrate", "design", "random_input",
            "held_out_images", "random_weights", "thresholds_from_samples"]
