@@ -176,3 +176,11 @@ def test_unreadable_file(tmp_path):
     (tmp_path / "x.onnx").write_bytes(b"not a model")
     with pytest.raises(QNNError, match="is not an ONNX model|cannot read ONNX model"):
         import_onnx(tmp_path / "x.onnx")
+
+
+def test_multiplier_width_refused_naming_the_add():
+    """The unusual model's add needs 3-bit multipliers: with a 2-bit bound it is refused,
+    naming the add, the channel and the width needed."""
+    with pytest.raises(QNNError, match=r"layer 'residual \(Add\)': channel \d: exact residual "
+                       r"multipliers need 3 bits .*valid: multipliers of at most 2 bits"):
+        convert(M.unusual(), "u", max_multiplier_bits=2)
