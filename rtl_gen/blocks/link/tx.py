@@ -31,8 +31,10 @@ Packing: a shift register of W + D bits takes one stream beat per clock while it
 fewer than W bits (after the lane word it writes this cycle), and writes a lane word into
 the replay buffer whenever it holds W bits; a frame closes after a ``tlast`` beat, at
 ``KMAX`` beats, or after ``flush_cycles`` idle input cycles, and its last word is
-written padded. A frame's descriptor (k, L, tlast) goes into a small RAM indexed by its
-sequence number.
+written padded (an idle input closes a frame only when the sender could send it at once:
+nothing queued and credit for it; otherwise it keeps growing, so that a slow producer does
+not spend one receive slot per beat). A frame's descriptor (k, L, tlast) goes into a small
+RAM indexed by its sequence number.
 
 Replay buffer: ``R = replay_words`` lane words of RAM (written in ``@always`` without
 reset, read through a register), sized by ``LinkConfig.replay_words``:
@@ -450,9 +452,14 @@ def link_tx(clk, rst, s_axis, tx_lane_data, tx_lane_valid, tx_lane_last, tx_lane
                 if s_axis.tlast or kcnt == KMAX - 1:
                     v_closing = True
         elif kcnt != 0 and not closing:
+            # An idle input closes a partial frame only when the sender could send it at
+            # once (nothing queued, credit for it); otherwise the frame keeps growing, so a
+            # slow producer does not spend a receive slot per beat.
+            v_d1[:] = credit_limit - open_seq
             if idle_cnt == FLUSH - 1:
-                v_closing = True
-                idle_cnt.next = 0
+                if link_up and send_seq == open_seq and v_d1 != 0 and v_d1 < HALF:
+                    v_closing = True
+                    idle_cnt.next = 0
             else:
                 idle_cnt.next = idle_cnt + 1
         if v_closing and v_fill == 0:
