@@ -136,8 +136,9 @@ def link_section(progress=print):
         "",
         "Latency the link adds (cycles, lane latency subtracted; first beat into the TX to "
         "delivery). Idle: one-beat images, one every ~50 cycles (a frame closes at its "
-        "tlast); loaded: the stream always offering (a beat waits for its frame to fill, to "
-        "be sent, and to be checked whole at the RX).",
+        "tlast; at N = 256 the 4 receive slots, one per frame however short, make such "
+        "frames wait for credits now and then); loaded: the stream always offering (a beat "
+        "waits for its frame to fill, to be sent, and to be checked whole at the RX).",
         "",
         "| frame N | idle min | idle mean | loaded mean | loaded max |",
         "|---|---|---|---|---|",
