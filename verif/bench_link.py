@@ -175,7 +175,7 @@ def link_section(progress=print):
         "the FINN multi-FPGA flows (AuroraFlow; Elastic-DF over 100G Ethernet) count errors "
         "and do not recover from them, so a flipped bit reaches the next FPGA's layers. "
         "This link recovers: NAK or timeout, go-back-N replay from a replay buffer, a "
-        "retrain after four failed replays of one frame, with zero lost, duplicated or "
+        "retrain when three replays of one frame have failed, with zero lost, duplicated or "
         "corrupted beats at every rate in the table above.",
         "",
     ]

@@ -52,9 +52,10 @@ rate as the beats go out, one W-bit step per clock), back to back when frames ar
 and the receiver has granted credit (a new frame with sequence s only when
 ``s < credit_limit``; replays need none). Go-back-N: a NAK (with the receiver's next
 expected sequence number) or ``replay_timeout`` cycles without ACK progress restarts
-sending at the oldest unacknowledged frame after the frame in progress; the
-``max_replays``-th such replay without progress (PCIe's REPLAY_NUM rollover) retrains the
-link instead: TRAIN frames until the receiver answers TACK with its next expected
+sending at the oldest unacknowledged frame after the frame in progress. The
+``max_replays``-th such request without ACK progress (default 4: three replays of one
+frame have failed) retrains the link instead of replaying again, as PCIe's REPLAY_NUM
+rollover does: TRAIN frames until the receiver answers TACK with its next expected
 sequence number, then the replay.
 
 Resets: after its own reset the TX sends TRAIN (fresh: "a new stream starts at sequence
