@@ -5,7 +5,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.streamqnn-installed
 TOP     ?= resnet_block
 SIM     ?= verilator
-FRAMES  ?= 2
+FRAMES  ?=
 SEED    ?= 1
 WAVES   ?= 0
 JOBS    ?= 2
@@ -59,7 +59,7 @@ nightly: tools
 		$(PY) -m verif.nightly_report build/nightly build/nightly; exit $$status
 
 sim: tools
-	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) --frames $(FRAMES) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,) $(if $(PARTS),--parts $(PARTS),) $(if $(BER),--ber $(BER),)
+	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) $(if $(FRAMES),--frames $(FRAMES),) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,) $(if $(PARTS),--parts $(PARTS),) $(if $(BER),--ber $(BER),)
 
 lint: $(STAMP)
 	$(PY) -m verif.lint build/lint

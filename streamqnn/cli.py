@@ -391,8 +391,15 @@ def cmd_sim_parts(args, net):
     return 0
 
 
+# Frames `sim` runs when --frames is not given: a trained design's test images take about a
+# minute on Verilator at this count; the other designs two frames.
+TRAINED_SIM_FRAMES = 100
+
+
 def cmd_sim(args):
     net = network(args.top, args.seed)
+    if args.frames is None:
+        args.frames = TRAINED_SIM_FRAMES if args.top in TRAINED else 2
     frames = max(1, args.frames)
     if net is not None and ((args.parts or 1) > 1 or args.cut):
         try:
@@ -536,7 +543,9 @@ def main(argv=None):
     common(s)
     s.add_argument("--out", help="output folder (default build/designs/<name>)")
     s.add_argument("--sim", default="verilator", choices=["verilator", "icarus"])
-    s.add_argument("--frames", type=int, default=2)
+    s.add_argument("--frames", type=int, default=None,
+                   help=f"frames (test images of a trained design) to simulate; default 2, "
+                   f"{TRAINED_SIM_FRAMES} for a trained design")
     s.add_argument("--waves", action="store_true", help="keep a waveform file")
     s.add_argument("--pauses", type=float, default=0.0,
                    help="probability of an input gap / output stall per cycle (default 0)")
