@@ -218,11 +218,11 @@ def test_loopback_as_a_stream_block(sim):
 @pytest.mark.parametrize("ber", [1e-6, 1e-5, 1e-4, 1e-3])
 @pytest.mark.parametrize("name", sorted(PAIRS))
 def test_link_ber_sweep_nightly(name, ber, sim):
-    """Long runs (HDL traffic: 300,000 beats, fewer at the highest rates where frames
+    """Long runs (HDL traffic: a million beats, fewer at the highest rates where frames
     mostly fail) at every bit error rate, with dropped beats, idles, input gaps and
     backpressure: nothing lost, duplicated or corrupted."""
     tx, rx = PAIRS[name]
-    beats = {1e-4: 100_000, 1e-3: 20_000}.get(ber, 300_000)
+    beats = {1e-4: 300_000, 1e-3: 60_000}.get(ber, 1_000_000)
     run = run_link(tx, rx, sim, ChannelConfig(latency=tx.cfg.lane_latency, ber=ber,
                                               drop=ber / 10, idle=0.05, seed=17),
                    traffic=TrafficConfig(mean_image=500, beats=beats, gap=0.05,
