@@ -43,3 +43,12 @@ def test_tiny_resnet_partitions_with_errors_verilator(parts):
     assert len(run.counters) == parts - 1
     assert run.replays > 0, run.summary()
     assert run.intervals and run.res.latency() > 0
+
+
+@pytest.mark.nightly
+def test_resnet18_three_partitions_one_frame_nightly():
+    """ResNet-18 at its default folding in three balanced partitions, one 224x224 frame
+    through channel models with bit errors: bit-exact at every layer boundary."""
+    pdz, sd = parts_of("resnet18", "parts3", parts=3)
+    run = run_system(pdz, "verilator", frames=1, seed=4, ber=1e-6, system=sd)
+    assert len(run.counters) == 2 and run.res.latency() > 0, run.summary()
