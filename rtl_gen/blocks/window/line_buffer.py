@@ -39,6 +39,21 @@ Read pipeline: counters -> address registers (per bank: bank word, pad flag) -> 
 registers -> zero-pad select and (M > 1) rotation of the M bank words by the beat's first
 column mod M -> output skid buffer; every stage advances on the skid buffer's registered
 ready, so no combinational path runs from the window stream's ready to ``s_axis_tready``.
+Control registers (write position, read counters, row balances, each beat's valid bit and
+``tlast``) reset synchronously on ``rst``; the datapath (address, pad and rotation
+registers, RAM) has no reset.
+
+Structure: sub-blocks wired together by ``window_core`` (below), in this folder:
+  write side, ``ring.py``: ``ring_writer`` (input acceptance, write position) and
+  ``row_balance`` twice (``used``, ``avail``);
+  read position, ``read_position.py``: ``window_position`` (kernel and output counters,
+  flags for a beat that ends a kernel row / window / output row / frame, the rows an
+  output row needs and frees), ``issue_control`` (an output row waits for its rows),
+  ``row_counters`` (the beat's ring slot and whether its row is padding) and
+  ``column_counters`` (its bank word and bank);
+  read pipeline: ``read_stages`` (below: valid, ``tlast`` and released rows through the
+  address and RAM stages), one ``window_bank`` per bank and ``rotate`` (``ring_banks.py``),
+  the output skid buffer.
 
 Cycle model (no stalls): ``max(H*W*C/lanes, Ho*Wo*K*K*C/out_lanes)`` cycles per frame,
 frames back to back. Latency (first input beat to first window beat): ``n0*W*C/lanes + 3``
@@ -48,15 +63,18 @@ cycles where ``n0 = min(H, K - P)`` is the number of input rows the first output
 from dataclasses import dataclass
 
 import numpy as np
-from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
+from myhdl import Signal, always_comb, always_seq, block, intbv
 
-from rtl_gen.hdl.block import check_int
+from rtl_gen.blocks.window.read_position import (column_counters, issue_control,
+                                                  row_counters, window_position)
+from rtl_gen.blocks.window.ring import count_signal, ring_writer, row_balance
+from rtl_gen.blocks.window.ring_banks import rotate, window_bank
 from rtl_gen.errors import require
-from rtl_gen.hdl.lanes import join_lanes
-from rtl_gen.model.limits import MAX_ELEMENT_BITS
-from rtl_gen.model.layers import check_window, out_size
+from rtl_gen.hdl.block import check_int
 from rtl_gen.hdl.stream import Stream, skid_buffer
 from rtl_gen.hdl.timing import chain, frames_of
+from rtl_gen.model.limits import MAX_ELEMENT_BITS
+from rtl_gen.model.layers import check_window, out_size
 
 READ_PIPELINE = 3  # row ready -> address register -> RAM register -> skid output register
 MAX_DIM = 4096
@@ -156,6 +174,25 @@ class WindowGeometry:
         return self.ring_rows * self.bank_words
 
     @property
+    def row_bound(self):
+        """Bound of the read side's row coordinates and row counts (rows in padded
+        coordinates, rows needed and released): ``H + 2P + S + 1``. All of them share this
+        width, so that no expression among them is wider than its target (Verilator
+        WIDTHTRUNC)."""
+        return self.height + 2 * self.pad + self.stride + 1
+
+    @property
+    def col_bound(self):
+        """Bound of the read side's column coordinates (bank words, padded)."""
+        return (self.width + 2 * self.pad + self.stride) * self.groups // self.beat_words + 2
+
+    @property
+    def first_slot(self):
+        """Bank address of the ring slot of input row -P of frame 0 (where the read side
+        starts)."""
+        return (self.ring_rows - self.pad) % self.ring_rows * self.bank_words
+
+    @property
     def ram_words(self):
         """Words (``lanes`` x ``bits`` bits) in all banks together."""
         return self.beat_words * self.bank_depth
@@ -229,183 +266,64 @@ class WindowGeometry:
         return d
 
 
-def _counter(n):
-    """An unsigned counter for 0..n-1 (at least one bit wide)."""
-    return Signal(intbv(0, min=0, max=max(2, n)))
+@block
+def window_core(clk, rst, s_axis, m_axis, geo):
+    """Window stream ``m_axis`` (registered, through a skid buffer) from ``s_axis``: the
+    ring writer, the two row balances, the read position, the RAM banks and the read
+    pipeline's control, wired together (module docstring)."""
+    M, R, ROWS = geo.beat_words, geo.ring_rows, geo.row_bound
+    width = len(s_axis.tdata)       # one word
+    # Write side: a word accepted (at bank wbank, bank word waddr); an input row ends.
+    wr_en, row_done = Signal(bool(0)), Signal(bool(0))
+    waddr = count_signal(geo.bank_depth)
+    wbank = Signal(intbv(geo.pad * geo.groups % M, min=0, max=M)) if M > 1 else None
+    # Rows written minus the first row still needed by a beat not yet read from the RAM
+    # (used) / by the output row being issued (avail): signed, one bit wider than the
+    # row counts they meet.
+    used, avail = (Signal(intbv(0, min=-ROWS - R, max=ROWS + R)) for _ in range(2))
+    # Read position of the next window beat: what it ends, the output row's rows needed
+    # and released; its ring row (slot, padding) and column (bank word, bank).
+    krow_end, win_end, row_end, frame_end = (Signal(bool(0)) for _ in range(4))
+    need, rel_rows = count_signal(ROWS), count_signal(ROWS)
+    row_base = Signal(intbv(geo.first_slot, min=0, max=geo.bank_depth))
+    row_pad = Signal(bool(0))
+    xc = count_signal(geo.col_bound)
+    x0r = count_signal(M) if M > 1 else None
+    # Read pipeline: beats issue and advance; rows released as a beat passes the RAM read.
+    go, issue, advance, row_issued, freed = (Signal(bool(0)) for _ in range(5))
+    b_rel_rows = count_signal(ROWS)
+    words = [Signal(intbv(0)[width:]) for _ in range(M)]
+    to_skid = Stream(M * width)
+
+    write = ring_writer(clk, rst, s_axis, used, wr_en, row_done, waddr, wbank, geo)
+    balances = (row_balance(clk, rst, row_done, freed, b_rel_rows, used),
+                row_balance(clk, rst, row_done, row_issued, rel_rows, avail))
+    position = (
+        window_position(clk, rst, issue, krow_end, win_end, row_end, frame_end, row_issued,
+                        need, rel_rows, geo),
+        issue_control(clk, rst, advance, avail, need, row_end, go, issue),
+        row_counters(clk, rst, issue, krow_end, win_end, row_end, frame_end, row_base,
+                     row_pad, geo),
+        column_counters(clk, rst, issue, krow_end, win_end, row_end, xc, x0r, geo))
+    stages = read_stages(clk, rst, go, frame_end, row_end, rel_rows, advance, b_rel_rows,
+                         freed, to_skid)
+    banks = [window_bank(clk, b, geo, advance, wr_en, wbank, waddr, s_axis.tdata, row_base,
+                         xc, x0r, row_pad, words[b]) for b in range(M)]
+    beat = rotate(clk, advance, x0r, words, to_skid.tdata, width)
+    out = skid_buffer(clk, rst, to_skid, m_axis)
+    return write, balances, position, stages, banks, beat, out
 
 
 @block
-def window_core(clk, rst, s_axis, m_axis, geo):
-    """Window stream ``m_axis`` (registered, through a skid buffer) from ``s_axis``."""
-    H, W, K, S, P = geo.height, geo.width, geo.kernel, geo.stride, geo.pad
-    CG, WB, R, M = geo.groups, geo.row_words, geo.ring_rows, geo.beat_words
-    KX = K // M                     # window beats per kernel row and channel group
-    HO, WO = geo.out_height, geo.out_width
-    BW = geo.bank_words             # bank words per row
-    DEPTH = geo.bank_depth
-    width = len(s_axis.tdata)       # one word
-    PW = P * CG                     # padding words left of column 0
-    TOP = (HO - 1) * S              # top row of the last output row (padded coordinates)
-    ROW_STEP = S * BW % DEPTH       # bank words from one output row's top row to the next
-    WRAP_STEP = (H - TOP) * BW % DEPTH  # ... from the last output row's top to the next frame's
-    ROWS = H + 2 * P + S + 1        # bound of row coordinates and row counts
-    COLS = (W + 2 * P + S) * CG // M + 2    # bound of column coordinates (bank words)
-    START = ((R - P) % R) * BW      # slot of input row -P of frame 0
-    NEED = tuple(geo.row_need(oy) for oy in range(HO))          # per output row (ROMs)
-    RELEASE = tuple(geo.row_release(oy) for oy in range(HO))
-
-    # --- write side -----------------------------------------------------------------
-    wx = _counter(WB)                                   # word within the input row
-    waddr = _counter(DEPTH)                             # bank address of the word
-    wrow = _counter(DEPTH)                              # bank address of the row's first word
-    wnext = _counter(DEPTH)                             # ... of the next row's
-    wbank = Signal(intbv(PW % M, min=0, max=M)) if M > 1 else None  # bank of the word
-    wr_en = Signal(bool(0))
-    row_done = Signal(bool(0))
-    # Signed row differences, one bit wider than the unsigned row counts they meet.
-    used = Signal(intbv(0, min=-ROWS - R, max=ROWS + R))    # written - first unreleased row
-    avail = Signal(intbv(0, min=-ROWS - R, max=ROWS + R))   # written - first row of issue row
-
-    # --- read side: position of the next window beat --------------------------------
-    cg = _counter(CG)
-    kx = _counter(KX)
-    ky = _counter(K)
-    ox = _counter(WO)
-    oy = _counter(HO)
-    # Row quantities share one width (and column ones another), so that no expression
-    # among them is wider than its target (Verilator WIDTHTRUNC).
-    y0 = _counter(ROWS)                     # top row of the window, padded coordinates (+P)
-    yc = _counter(ROWS)                     # current row, padded coordinates
-    x0 = _counter(COLS)                     # left column of the window: bank word (M > 1:
-    xc = _counter(COLS)                     # ... with x0r, its bank); current beat's first
-    x0r = _counter(M) if M > 1 else None    # column: bank word xc, bank x0r
-    top_base = Signal(intbv(START, min=0, max=DEPTH))   # bank address of row y0's slot
-    row_base = Signal(intbv(START, min=0, max=DEPTH))   # bank address of row yc's slot
-    row_start = Signal(bool(1))             # the next beat opens an output row
-    need = _counter(ROWS)                   # input rows the current output row reads
-    rel_rows = _counter(ROWS)               # rows freed when the current output row ends
-    krow_end = Signal(bool(0))              # the beat ends a kernel row of its window
-    win_end = Signal(bool(0))               # ... its window
-    row_end = Signal(bool(0))               # ... an output row
-    frame_end = Signal(bool(0))             # ... the frame
-    row_pad = Signal(bool(0))
-    go = Signal(bool(0))
-    issue = Signal(bool(0))
-    advance = Signal(bool(0))
-
-    # --- pipeline stages --------------------------------------------------------------
-    b_valid = Signal(bool(0))
-    b_last = Signal(bool(0))
-    b_rel_rows = _counter(ROWS)
-    c_valid = Signal(bool(0))
-    c_last = Signal(bool(0))
-    to_skid = Stream(M * width)
-
-    @always_comb
-    def write_side():
-        s_axis.tready.next = used < R
-        wr_en.next = s_axis.tvalid and used < R
-        row_done.next = s_axis.tvalid and used < R and (wx == WB - 1 or s_axis.tlast)
-
-    # Ring addresses one row (or one output row's step) further on, modulo DEPTH.
-    row_down = Signal(intbv(0, min=0, max=DEPTH))       # row_base + BW
-    top_down = Signal(intbv(0, min=0, max=DEPTH))       # top_base + ROW_STEP
-    top_wrap = Signal(intbv(0, min=0, max=DEPTH))       # top_base + WRAP_STEP
-    ring_steps = (_ring_add(wrow, BW, DEPTH, wnext), _ring_add(row_base, BW, DEPTH, row_down),
-                  _ring_add(top_base, ROW_STEP, DEPTH, top_down),
-                  _ring_add(top_base, WRAP_STEP, DEPTH, top_wrap))
-
-    @always_seq(clk.posedge, reset=rst)
-    def write_rows():
-        if row_done:
-            wrow.next = wnext
-
-    write_columns = _write_columns(clk, rst, wr_en, row_done, wx, waddr, wnext, wbank,
-                                   geo)
-
-    @always_comb
-    def row_need():
-        need.next = NEED[oy]
-
-    @always_comb
-    def row_release():
-        rel_rows.next = RELEASE[oy]
-
-    if P:
-        @always_comb
-        def row_pad_check():
-            row_pad.next = yc < P or yc >= H + P
-    else:
-        @always_comb
-        def row_pad_check():
-            row_pad.next = yc >= H
-
-    @always_comb
-    def read_position():
-        krow_end.next = cg == CG - 1 and kx == KX - 1
-        win_end.next = cg == CG - 1 and kx == KX - 1 and ky == K - 1
-        row_end.next = cg == CG - 1 and kx == KX - 1 and ky == K - 1 and ox == WO - 1
-        frame_end.next = (cg == CG - 1 and kx == KX - 1 and ky == K - 1 and ox == WO - 1
-                          and oy == HO - 1)
-        go.next = not row_start or avail >= need
-        issue.next = advance and (not row_start or avail >= need)
-
-    @always_seq(clk.posedge, reset=rst)
-    def read_counters():
-        if issue:
-            row_start.next = row_end
-            if cg != CG - 1:
-                cg.next = cg + 1
-            else:
-                cg.next = 0
-                if kx != KX - 1:
-                    kx.next = kx + 1
-                else:
-                    kx.next = 0
-                    if ky != K - 1:
-                        ky.next = ky + 1
-                        yc.next = yc + 1
-                        row_base.next = row_down
-                    else:
-                        ky.next = 0
-                        if ox != WO - 1:
-                            ox.next = ox + 1
-                            yc.next = y0
-                            row_base.next = top_base
-                        else:
-                            ox.next = 0
-                            if oy != HO - 1:
-                                oy.next = oy + 1
-                                y0.next = y0 + S
-                                yc.next = y0 + S
-                                top_base.next = top_down
-                                row_base.next = top_down
-                            else:
-                                oy.next = 0
-                                y0.next = 0
-                                yc.next = 0
-                                top_base.next = top_wrap
-                                row_base.next = top_wrap
-
-    columns = _column_counters(clk, rst, issue, krow_end, win_end, row_end, x0, xc, x0r,
-                               geo)
-
-    @always_seq(clk.posedge, reset=rst)
-    def row_accounting():
-        ended = issue and row_end
-        if row_done and ended:
-            avail.next = avail + 1 - rel_rows
-        elif row_done:
-            avail.next = avail + 1
-        elif ended:
-            avail.next = avail - rel_rows
-        freed = advance and b_valid
-        if row_done and freed:
-            used.next = used + 1 - b_rel_rows
-        elif row_done:
-            used.next = used + 1
-        elif freed:
-            used.next = used - b_rel_rows
+def read_stages(clk, rst, go, frame_end, row_end, rel_rows, advance, b_rel_rows, freed,
+                to_skid):
+    """Control of the read pipeline beside the banks' address and RAM stages: each beat's
+    valid bit and ``tlast`` through the address stage (``b_``) and the RAM stage (``c_``)
+    to ``to_skid``; at the address stage, the rows the beat's output row frees
+    (``b_rel_rows``, 0 except on an output row's last beat), released (``freed``) as the
+    beat passes the RAM read. ``advance``, the output skid buffer's registered ready,
+    moves every stage."""
+    b_valid, b_last, c_valid, c_last = (Signal(bool(0)) for _ in range(4))
 
     @always_seq(clk.posedge, reset=rst)
     def stage_address():
@@ -423,272 +341,13 @@ def window_core(clk, rst, s_axis, m_axis, geo):
             c_valid.next = b_valid
             c_last.next = b_last
 
-    words = [Signal(intbv(0)[width:]) for _ in range(M)]
-    banks = [window_bank(clk, rst, b, geo, advance, wr_en, wbank, waddr, s_axis.tdata,
-                         row_base, xc, x0r, row_pad, words[b]) for b in range(M)]
-    beat = _rotate(clk, rst, advance, x0r, words, to_skid.tdata, width)
-
     @always_comb
     def to_output():
         to_skid.tvalid.next = c_valid
         to_skid.tlast.next = c_last
         advance.next = to_skid.tready
 
-    out = skid_buffer(clk, rst, to_skid, m_axis)
-    return (write_side, ring_steps, write_rows, write_columns, row_need, row_release,
-            row_pad_check, read_position, read_counters, columns, row_accounting,
-            stage_address, stage_read, banks, beat, to_output, out)
-
-
-@block
-def _ring_add(base, step, depth, result):
-    """``result = (base + step) mod depth`` for ``0 <= base, step < depth``: one compare
-    and one add or subtract ("base - (depth - step)" rather than "base + step - depth",
-    whose intermediate needs one bit more than ``base``: Verilator WIDTHTRUNC); a wire
-    when ``step`` is 0."""
-    if step == 0:
-        @always_comb
-        def ring_same():
-            result.next = base
-        return ring_same
-    back = depth - step
-
     @always_comb
-    def ring_add():
-        if base >= back:
-            result.next = base - back
-        else:
-            result.next = base + step
-    return ring_add
-
-
-@block
-def _write_columns(clk, rst, wr_en, row_done, wx, waddr, wnext, wbank, geo):
-    """Write position: word ``wx`` of the input row goes to bank ``wbank`` (M > 1) at
-    bank address ``waddr``; a new row starts at ``wnext``, the next slot of the ring."""
-    WB, M = geo.row_words, geo.beat_words
-    if M == 1:
-        @always_seq(clk.posedge, reset=rst)
-        def write_columns():
-            if wr_en:
-                if row_done:
-                    wx.next = 0
-                    waddr.next = wnext
-                else:
-                    wx.next = wx + 1
-                    waddr.next = waddr + 1
-        return write_columns
-
-    BANK0 = geo.pad * geo.groups % M    # bank of the row's first word
-
-    @always_seq(clk.posedge, reset=rst)
-    def write_banked():
-        if wr_en:
-            if row_done:
-                wx.next = 0
-                wbank.next = BANK0
-                waddr.next = wnext
-            else:
-                wx.next = wx + 1
-                if wbank == M - 1:
-                    wbank.next = 0
-                    waddr.next = waddr + 1
-                else:
-                    wbank.next = wbank + 1
-    return write_banked
-
-
-@block
-def _column_counters(clk, rst, issue, krow_end, win_end, row_end, x0, xc, x0r, geo):
-    """Column of the next window beat in padded word coordinates: the window's left
-    column ``x0`` and the beat's first column ``xc``, both as bank words; for M > 1 the
-    bank of both is ``x0r`` (``xc = x0 + kx*M`` shares x0's bank). A beat moves M words
-    right, a kernel row returns to ``x0``, an output pixel moves ``x0`` S*C/lanes words."""
-    M = geo.beat_words
-    SW = geo.stride * geo.groups    # words from one output pixel's window to the next
-    if M == 1:
-        @always_seq(clk.posedge, reset=rst)
-        def column_counters():
-            if issue:
-                if not krow_end:
-                    xc.next = xc + 1
-                elif not win_end:
-                    xc.next = x0
-                elif not row_end:
-                    x0.next = x0 + SW
-                    xc.next = x0 + SW
-                else:
-                    x0.next = 0
-                    xc.next = 0
-        return column_counters
-
-    SQ, SR = divmod(SW, M)
-    MSR = M - SR                    # x0r - MSR, not x0r + SR - M: M may need one bit more
-    # divmod(x0*M + x0r + SW, M): the next window's left column.
-    nq = Signal(intbv(0, min=x0.min, max=x0.max))
-    nr = Signal(intbv(0, min=0, max=x0r.max))
-    if SR:
-        @always_comb
-        def next_window():
-            if x0r >= MSR:
-                nq.next = x0 + SQ + 1
-                nr.next = x0r - MSR
-            else:
-                nq.next = x0 + SQ
-                nr.next = x0r + SR
-    else:
-        @always_comb
-        def next_window():
-            nq.next = x0 + SQ
-            nr.next = x0r
-
-    @always_seq(clk.posedge, reset=rst)
-    def column_counters_banked():
-        if issue:
-            if not krow_end:
-                xc.next = xc + 1
-            elif not win_end:
-                xc.next = x0
-            elif not row_end:
-                x0.next = nq
-                xc.next = nq
-                x0r.next = nr
-            else:
-                x0.next = 0
-                xc.next = 0
-                x0r.next = 0
-    return next_window, column_counters_banked
-
-
-@block
-def window_bank(clk, rst, bank, geo, advance, wr_en, wbank, waddr, wdata, row_base, xc,
-                x0r, row_pad, word):
-    """Bank ``bank`` of the ring and its share of the read pipeline: the RAM (written
-    when ``wbank == bank``, or always for a single bank), the address stage (which bank
-    word holds this bank's column of the beat, whether that column is padding) and the
-    zero-pad select after the registered read. ``word``: this bank's column, 0 if padded.
-
-    The beat's columns are ``xc*M + x0r .. xc*M + x0r + M - 1``; this bank's is in bank
-    word ``xc + 1`` if ``bank < x0r``, else ``xc``. Padded word columns hold real data in
-    bank words LO..HI only."""
-    M, PW, WB = geo.beat_words, geo.pad * geo.groups, geo.row_words
-    OFF = PW // M
-    LO = (PW - bank + M - 1) // M       # first bank word with a real column
-    HI = (PW + WB - 1 - bank) // M      # last one
-    width = len(word)
-    mem = [Signal(intbv(0)[width:]) for _ in range(geo.bank_depth)]
-    insts = []
-
-    if wbank is None:
-        we = wr_en
-    else:
-        we = Signal(bool(0))
-
-        @always_comb
-        def bank_enable():
-            we.next = wr_en and wbank == bank
-        insts.append(bank_enable)
-
-    if bank < M - 1:
-        col = Signal(intbv(0, min=xc.min, max=xc.max))
-
-        @always_comb
-        def bank_column():
-            if x0r > bank:
-                col.next = xc + 1
-            else:
-                col.next = xc
-        insts.append(bank_column)
-    else:
-        col = xc
-
-    pad_now = Signal(bool(0))
-    if LO > 0:
-        @always_comb
-        def pad_check():
-            pad_now.next = row_pad or col < LO or col > HI
-    else:
-        @always_comb
-        def pad_check():
-            pad_now.next = row_pad or col > HI
-
-    b_addr = Signal(intbv(0, min=0, max=max(2, geo.bank_depth)))
-    # A real column's bank word is below the bank depth, so the address needs only the
-    # address bits of ``col`` (the column counters may be wider; Verilator WIDTHTRUNC).
-    col_addr = col(len(b_addr), 0) if len(col) > len(b_addr) else col
-    b_pad = Signal(bool(0))
-    c_pad = Signal(bool(0))
-    ram_q = Signal(intbv(0)[width:])
-
-    @always_seq(clk.posedge, reset=rst)
-    def bank_address():
-        if advance:
-            b_pad.next = pad_now
-            if pad_now:
-                b_addr.next = 0
-            else:
-                b_addr.next = row_base + col_addr - OFF
-
-    @always(clk.posedge)
-    def ram_write():
-        if we:
-            mem[waddr].next = wdata
-
-    @always(clk.posedge)
-    def ram_read():
-        if advance:
-            ram_q.next = mem[b_addr]
-
-    @always_seq(clk.posedge, reset=rst)
-    def bank_pad():
-        if advance:
-            c_pad.next = b_pad
-
-    @always_comb
-    def pad_select():
-        if c_pad:
-            word.next = 0
-        else:
-            word.next = ram_q
-
-    return insts, pad_check, bank_address, ram_write, ram_read, bank_pad, pad_select
-
-
-@block
-def _rotate(clk, rst, advance, x0r, words, beat, width):
-    """``beat`` = the bank words in column order: lane j is bank ``(r + j) mod M`` where
-    r = ``x0r`` of the beat, delayed to the RAM output (two stages). A barrel rotator:
-    stage k rotates by 2^k mod M words where bit k of r is set. One bank: a wire."""
-    M = len(words)
-    if M == 1:
-        return join_lanes(words, beat)
-
-    b_rot = Signal(intbv(0, min=0, max=M))
-    c_rot = Signal(intbv(0, min=0, max=M))
-
-    @always_seq(clk.posedge, reset=rst)
-    def rotation_stages():
-        if advance:
-            b_rot.next = x0r
-            c_rot.next = b_rot
-
-    steps = [Signal(intbv(0)[M * width:]) for _ in range(len(c_rot))]
-    insts = [rotation_stages, join_lanes(words, steps[0])]
-    for k, (a, b) in enumerate(zip(steps, steps[1:] + [beat])):
-        insts.append(_rotate_step(a, b, c_rot, k, (1 << k) % M * width))
-    return insts
-
-
-@block
-def _rotate_step(x, y, rot, k, shift):
-    """``y`` = ``x`` rotated right by ``shift`` bits (lane i + shift/width to lane i)
-    if bit ``k`` of ``rot`` is set, else ``x``."""
-    total = len(x)
-
-    @always_comb
-    def rotate_step():
-        if rot[k]:
-            y.next = concat(x[shift:0], x[total:shift])
-        else:
-            y.next = x
-    return rotate_step
+    def release_check():
+        freed.next = advance and b_valid
+    return stage_address, stage_read, to_output, release_check
