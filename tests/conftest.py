@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from verif import simulators
+from verif import sharding, simulators
 
 
 def pytest_addoption(parser):
@@ -22,24 +22,14 @@ def pytest_addoption(parser):
                      help="run only shard I of N (1 <= I <= N) of the selected tests")
 
 
-def _shard(text):
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        i = n = 0
-    if not 1 <= i <= n:
-        raise pytest.UsageError(f"--shard {text!r} is not understood: give I/N with "
-                                "1 <= I <= N, e.g. 2/4")
-    return i, n
-
-
 def pytest_collection_modifyitems(config, items):
     text = config.getoption("shard")
     if not text:
         return
-    i, n = _shard(text)
-    order = sorted(range(len(items)), key=lambda k: items[k].nodeid)
-    mine = {k for rank, k in enumerate(order) if rank % n == i - 1}
+    try:
+        mine = sharding.split([it.nodeid for it in items], text)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.hook.pytest_deselected(items=[it for k, it in enumerate(items) if k not in mine])
     items[:] = [it for k, it in enumerate(items) if k in mine]
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import conftest
 import pytest
 import yaml
 
+from verif import sharding
 from verif.nightly_report import merge
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,36 +83,17 @@ def test_report_merges_shards_and_flags_failures_and_duplicates(tmp_path):
     assert code == 0 and "2 passed, 0 failed" in path.read_text()
 
 
-class _Config:
-    def __init__(self, shard):
-        self.shard, self.deselected = shard, []
-        self.hook = self
-
-    def getoption(self, name):
-        return self.shard
-
-    def pytest_deselected(self, items):
-        self.deselected += items
-
-
-class _Item:
-    def __init__(self, nodeid):
-        self.nodeid = nodeid
-
-
 def test_shards_run_every_test_exactly_once():
-    """make nightly SHARD=i/n (tests/conftest.py): the n shards are disjoint and together
-    are the whole run, whatever order the tests were collected in."""
+    """make nightly SHARD=i/n (verif/sharding.py, used by tests/conftest.py): the n shards
+    are disjoint and together are the whole run, whatever order the tests were collected
+    in."""
     names = [f"tests/t{i % 7}.py::test_{i}[{i % 3}]" for i in range(100)]
     for n in (1, 2, 3, 7):
         kept = []
         for i in range(1, n + 1):
-            items = [_Item(x) for x in reversed(names)]
-            cfg = _Config(f"{i}/{n}")
-            conftest.pytest_collection_modifyitems(cfg, items)
-            assert len(items) + len(cfg.deselected) == len(names)
-            kept += [it.nodeid for it in items]
+            ids = list(reversed(names))
+            kept += [ids[k] for k in sharding.split(ids, f"{i}/{n}")]
         assert sorted(kept) == sorted(names)
     for bad in ("0/3", "4/3", "x", "1/0"):
-        with pytest.raises(pytest.UsageError, match="is not understood"):
-            conftest.pytest_collection_modifyitems(_Config(bad), [])
+        with pytest.raises(ValueError, match="is not understood"):
+            sharding.split(names, bad)
