@@ -135,55 +135,52 @@ def lut_levels(netlist, top):
     return worst
 
 
+def _run_yosys(files, commands, what, tmp):
+    """Copy ``files`` into ``tmp``, run ``read_verilog <the .v files>; <commands>`` there
+    (reports written with ``tee -o stat.txt``, never parsed from the console) and return
+    the ``stat.txt`` text."""
+    verilog = []
+    for f in files:
+        dst = tmp / Path(f).name
+        shutil.copy2(f, dst)
+        if dst.suffix == ".v":
+            verilog.append(dst.name)
+    res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p",
+                          f"read_verilog {' '.join(verilog)}; {commands}"], cwd=tmp,
+                         capture_output=True, text=True)
+    if res.returncode != 0 or not (tmp / "stat.txt").exists():
+        log = (tmp / "yosys.log").read_text()[-3000:] if (tmp / "yosys.log").exists() else ""
+        raise RuntimeError(f"yosys {what} failed:\n{res.stderr[-2000:]}\n{log}")
+    return (tmp / "stat.txt").read_text()
+
+
+def _cell_counts(stat, pattern):
+    cells = {}
+    for line in stat.splitlines():
+        m = re.match(pattern, line)
+        if m:
+            cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
+    return cells
+
+
 def rtl_cells(files, top, workdir=None):
     """Yosys's generic cells of a module before technology mapping ({cell type: count},
     e.g. ``$mul``, ``$add``, ``$mem_v2``), flattened: what the Verilog asks for."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        tmp = Path(tmp)
-        verilog = []
-        for f in files:
-            dst = tmp / Path(f).name
-            shutil.copy2(f, dst)
-            if dst.suffix == ".v":
-                verilog.append(dst.name)
-        script = (f"read_verilog {' '.join(verilog)}; hierarchy -top {top}; proc; flatten; "
-                  f"opt_clean; tee -q -o stat.txt stat")
-        res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
-                             capture_output=True, text=True)
-        if res.returncode != 0 or not (tmp / "stat.txt").exists():
-            raise RuntimeError(f"yosys elaboration of {top} failed:\n{res.stderr[-2000:]}")
-        cells = {}
-        for line in (tmp / "stat.txt").read_text().splitlines():
-            m = re.match(r"^\s+(\d+)\s+(\$[\w$]+)\s*$", line)
-            if m:
-                cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
-    return cells
+        stat = _run_yosys(files, f"hierarchy -top {top}; proc; flatten; opt_clean; "
+                          "tee -q -o stat.txt stat", f"elaboration of {top}", Path(tmp))
+    return _cell_counts(stat, r"^\s+(\d+)\s+(\$[\w$]+)\s*$")
 
 
 def estimate(files, top, workdir=None, family="xc7"):
     """Synthesize ``files`` (Verilog + .mem) with ``top`` and return an :class:`Estimate`."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         tmp = Path(tmp)
-        verilog = []
-        for f in files:
-            dst = tmp / Path(f).name
-            shutil.copy2(f, dst)
-            if dst.suffix == ".v":
-                verilog.append(dst.name)
         fam = "" if family == "xc7" else f" -family {family}"
-        script = (f"read_verilog {' '.join(verilog)}; "
-                  f"synth_xilinx -top {top} -flatten -noiopad -noclkbuf{fam}; "
-                  f"tee -q -o stat.txt stat; write_json net.json")
-        res = subprocess.run([_yosys(), "-q", "-l", "yosys.log", "-p", script], cwd=tmp,
-                             capture_output=True, text=True)
-        if res.returncode != 0 or not (tmp / "stat.txt").exists():
-            log = (tmp / "yosys.log").read_text()[-3000:] if (tmp / "yosys.log").exists() else ""
-            raise RuntimeError(f"yosys synth_xilinx of {top} failed:\n{res.stderr[-2000:]}\n{log}")
-        cells = {}
-        for line in (tmp / "stat.txt").read_text().splitlines():
-            m = re.match(r"^\s+(\d+)\s+([A-Za-z_][\w$]*)\s*$", line)
-            if m:
-                cells[m.group(2)] = cells.get(m.group(2), 0) + int(m.group(1))
+        stat = _run_yosys(files, f"synth_xilinx -top {top} -flatten -noiopad -noclkbuf{fam}; "
+                          "tee -q -o stat.txt stat; write_json net.json",
+                          f"synth_xilinx of {top}", tmp)
+        cells = _cell_counts(stat, r"^\s+(\d+)\s+([A-Za-z_][\w$]*)\s*$")
         netlist = json.loads((tmp / "net.json").read_text())
         levels = lut_levels(netlist, top)
     return Estimate(
