@@ -2,15 +2,18 @@
 every layer boundary watched; frame interval against the cycle model, first-frame latency
 and the first beat on every internal stream against the latency model; skip FIFOs."""
 
+import re
+
+import numpy as np
 import pytest
 
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.passes.size_skip_fifos import resize_skip_fifo
 from rtl_gen.designs.networks import DEFAULT_TARGET, design
-from verif.harness import BUILD, SimulationFailed
+from verif.harness import BUILD, SimulationFailed, simulate
 from verif.lint import lint
 from verif.model_checks import check_timing
-from verif.network_sim import run_network
+from verif.network_sim import NetworkRTL, probes, run_network, vectors
 
 
 def compiled(name, sub="", planned=None):
@@ -51,6 +54,30 @@ def test_tiny_resnet_icarus():
     check_timing(cn, res)
 
 
+def test_wrong_golden_beat_names_the_boundary(sim):
+    """One element of one internal stream's golden beats made wrong (what a wrong weight
+    in that layer would do): the run fails naming that layer boundary, the frame, the
+    beat and the element's coordinates in the tensor, with both values."""
+    cn = compiled("resnet_block")
+    inputs, expected, outs = vectors(cn, 1, seed=2)
+    pr = probes(cn, outs)
+    spec = pr[3]
+    beat, lane, bits = 37, spec["lanes"] - 1, spec["bits"]
+    good = spec["frames"][0][beat]
+    spec["frames"][0][beat] = good ^ (1 << (lane * bits))  # the lane's lowest bit
+    value = (good >> (lane * bits)) & ((1 << bits) - 1)
+    wrong = value ^ 1
+    if spec["signed"]:
+        value, wrong = [v - (1 << bits) if v >> (bits - 1) else v for v in (value, wrong)]
+    coords = np.unravel_index(beat * spec["lanes"] + lane, spec["shape"])
+    where = ", ".join(f"{a}={int(c)}" for a, c in zip(spec["axes"], coords))
+    msg = (f"first difference at layer boundary '{spec['label']}' (stream {spec['prefix']}), "
+           f"frame 0, beat {beat}: {where}: expected {wrong}, got {value}")
+    with pytest.raises(SimulationFailed, match=re.escape(msg)):
+        simulate(cn, sim, inputs, expected, probes=pr, rtl=NetworkRTL(cn), label="corrupt",
+                 stall_limit=20000)
+
+
 def test_skip_fifo_depth_by_analysis():
     """The computed depth survives random gaps and backpressure; a FIFO of half a row
     (the main branch must swallow several rows before the add takes a skip beat) deadlocks,
@@ -72,7 +99,7 @@ def test_skip_fifo_depth_by_analysis():
 def test_resnet18_one_frame_nightly():
     """ResNet-18 at ImageNet shapes (the paper's ~1.85 M cycles per frame): one whole
     224x224 frame, bit-exact at the output, first-frame latency as the model says. Internal
-    streams are not probed (a Python probe per stream per cycle would dominate the run)."""
+    streams are not probed (their records would run to hundreds of millions of beats)."""
     cn = compiled("resnet18")
     res = run_network(cn, "verilator", frames=1, seed=8, label="nightly", watch=False)
     assert res.latency() == cn.latency_cycles(), \

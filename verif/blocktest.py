@@ -6,13 +6,13 @@ random backpressure, then once with neither and requires every frame interval to
 ``block.cycles_per_frame()`` and the latency to equal ``block.latency_cycles()``. In that
 run and in one more with random input gaps only, the cycle of every output beat must equal
 ``block.beat_times`` (the beat timing the pipeline latency model is built from) for the
-input beats as they were taken.
+input beats as they were taken. All runs of one check share one simulator start.
 """
 
 import numpy as np
 
 from rtl_gen.model.packing import pack
-from verif.harness import simulate
+from verif.harness import simulate_runs
 
 PAUSE_PATTERNS = ((0.3, 0.3), (0.05, 0.8))
 TIMING_GAP = 0.4  # input gaps of the beat-timing run (no backpressure)
@@ -62,21 +62,24 @@ def check_block(block, sim, inputs, outputs, seed=0, pauses=PAUSE_PATTERNS, timi
                 stall_limit=None):
     """Simulate ``block`` on ``sim``: inputs/outputs map port names to lists of frame
     tensors. Runs each (gap, stall) pattern of ``pauses``, then (``timing``) a run with
-    no pauses that must match the cycle model exactly and one with input gaps only; in
-    both, every output beat must leave when ``block.beat_times`` says. Returns the
-    pause-free run's result."""
+    input gaps only and a run with no pauses that must match the cycle model exactly; in
+    both, every output beat must leave when ``block.beat_times`` says. All runs share one
+    simulator start (each begins with a reset). Returns the pause-free run's result."""
     ins = {p: pack_frames(block.port(p), ts) for p, ts in inputs.items()}
     outs = {p: pack_frames(block.port(p), ts) for p, ts in outputs.items()}
-    for i, (gap, stall) in enumerate(pauses):
-        simulate(block, sim, ins, outs, gap=gap, stall=stall, seed=seed + i,
+    runs = [dict(inputs=ins, outputs=outs, gap=gap, stall=stall, seed=seed + i,
                  stall_limit=stall_limit, label=f"pauses{i}")
+            for i, (gap, stall) in enumerate(pauses)]
+    if timing:
+        runs += [dict(inputs=ins, outputs=outs, gap=TIMING_GAP, seed=seed + 7,
+                      stall_limit=stall_limit, label="beats", record_beats=True),
+                 dict(inputs=ins, outputs=outs, seed=seed, stall_limit=stall_limit,
+                      label="timing", record_beats=True)]
+    results = simulate_runs(block, sim, runs, label="check")
     if not timing:
         return None
-    gaps = simulate(block, sim, ins, outs, gap=TIMING_GAP, seed=seed + 7,
-                    stall_limit=stall_limit, label="beats", record_beats=True)
+    gaps, res = results[-2:]
     assert_beat_times(block, gaps)
-    res = simulate(block, sim, ins, outs, seed=seed, stall_limit=stall_limit, label="timing",
-                   record_beats=True)
     assert_beat_times(block, res)
     # Every output port (a fork has two) must keep the cycle model and the latency.
     out_ports = [p.name for p in block.ports() if p.direction == "out" and p.name in outs]

