@@ -5,7 +5,8 @@ A design with a large weight ROM must come out with its weights in block RAM (RA
 cells), not LUTs; the flow is cached by module hash (a second run synthesizes nothing,
 a changed file is synthesized again) and runs blocks of one configuration once when asked;
 ``streamqnn estimate --yosys`` prints the per-layer table and records both estimates in
-the design's manifest.
+the design's manifest, and a handoff manifest carries them. resnet_block is synthesized
+once here for the whole fast suite (its handoff test runs without Yosys).
 """
 
 import json
@@ -18,6 +19,7 @@ from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.designs import DEFAULT_TARGET, design
 from rtl_gen.model.netgraph import Conv, Network
 from streamqnn.cli import main
+from streamqnn.handoff import check_request, write_handoff
 from verif.estimate import Estimate, config_key, estimate_key, layer_table, lut_equivalent, \
     network_estimate, yosys_family
 from verif.harness import BUILD
@@ -53,17 +55,31 @@ def test_large_rom_goes_to_block_ram(tmp_path):
     assert lut_equivalent(est) - est.lut < rom_bits / 64 / 4
 
 
-def test_cached_by_module_hash_and_distinct_configurations(tmp_path):
+def test_resnet_block_flow(tmp_path, capsys):
+    """resnet_block, synthesized once for the fast suite: ``estimate --yosys`` prints the
+    per-layer table and records both estimates in the manifest; the same modules again are
+    all cached, a changed file is another key, identical configurations are synthesized
+    once with ``distinct``, and a handoff manifest carries the Yosys estimate per layer."""
+    assert main(["estimate", "resnet_block", "--yosys", "--seed", "1", "--jobs", "2",
+                 "--out", str(tmp_path / "cli")]) == 0
+    out = capsys.readouterr().out
+    assert "| layer | blocks | LUT |" in out and "| **total** |" in out
+    est = json.loads((tmp_path / "cli" / "manifest.json").read_text())["resource_estimates"]
+    assert est["part"] == "xczu9eg-ffvb1156-2-e"
+    assert set(est["analytic"]["per_layer"]) == set(est["yosys"]["per_layer"])
+    assert est["yosys"]["total"]["ff"] > 0 and est["yosys"]["total"]["lut_levels"] > 0
+    assert math.isclose(est["analytic"]["total"]["lut"],
+                        sum(v["lut"] for v in est["analytic"]["per_layer"].values()), abs_tol=6)
+
     net = design("resnet_block", 1)
     cn = compile_network(net, tmp_path / "rtl", cache=BUILD / "rtl",
                          plan_=plan(net, target_cycles=DEFAULT_TARGET["resnet_block"]))
-    first = network_estimate(cn, CACHE, family="xcup", workers=2)
     lines = []
-    again = network_estimate(cn, CACHE, family="xcup", workers=2, progress=lines.append)
+    first = network_estimate(cn, CACHE, family="xcup", workers=2, progress=lines.append)
     done = [ln for ln in lines if ln.startswith("[")]
     assert len(done) == len(cn.pipeline.blocks) and all("(cached)" in ln for ln in done)
-    assert again.total() == first.total()
     assert "synthesizing" not in "\n".join(lines)
+    assert first.as_dict()["total"] == est["yosys"]["total"]
     # one synthesis per configuration: the two sliding windows are the same configuration
     lines = []
     distinct = network_estimate(cn, CACHE, family="xcup", workers=2, distinct=True,
@@ -74,13 +90,6 @@ def test_cached_by_module_hash_and_distinct_configurations(tmp_path):
     assert config_key(swus[0].block) == config_key(swus[1].block)
     mvus = [r.block for r in distinct.blocks if r.block.kind == "mvu"]
     assert config_key(mvus[0]) == config_key(mvus[1])   # same structure, other weights
-    # a changed file is another key
-    v = cn.folder / "l04_b1_add_add.v"
-    key = estimate_key([v], "l04_b1_add_add", "xcup")
-    v.write_text(v.read_text() + "\n// changed\n")
-    assert estimate_key([v], "l04_b1_add_add", "xcup") != key
-    assert estimate_key([v], "l04_b1_add_add", "xc7") != estimate_key([v], "l04_b1_add_add",
-                                                                     "xcup")
     # the per-layer table and the manifest form
     table = layer_table(first)
     assert len(table) == 2 + len(net.layers) + 1 and table[-1].startswith("| **total**")
@@ -88,6 +97,20 @@ def test_cached_by_module_hash_and_distinct_configurations(tmp_path):
     assert list(d["per_layer"]) == [lay.name for lay in net.layers]
     assert d["total"]["lut_equivalent"] == sum(v["lut_equivalent"]
                                                for v in d["per_layer"].values())
+    # a handoff manifest carries it, per layer and per block, beside the device's totals
+    man = write_handoff(cn, tmp_path / "handoff", check_request(), first)
+    ys = man["resources"]["yosys"]
+    assert ys["per_layer"] == d["per_layer"] and len(ys["per_block"]) == len(cn.pipeline.blocks)
+    assert 0 < ys["share_of_device"]["lut"] < 1
+    readme = (tmp_path / "handoff" / "README.md").read_text()
+    assert f"Yosys `synth_xilinx` per layer module: {d['total']['lut_equivalent']:,} LUT" in readme
+    # a changed file is another key
+    v = cn.folder / "l04_b1_add_add.v"
+    key = estimate_key([v], "l04_b1_add_add", "xcup")
+    v.write_text(v.read_text() + "\n// changed\n")
+    assert estimate_key([v], "l04_b1_add_add", "xcup") != key
+    assert estimate_key([v], "l04_b1_add_add", "xc7") != estimate_key([v], "l04_b1_add_add",
+                                                                     "xcup")
 
 
 def test_families_and_lut_ram_count():
@@ -100,17 +123,3 @@ def test_families_and_lut_ram_count():
     e = Estimate(lut=10, ff=0, bram36=0, lutram=3, dsp=0, lut_levels=1,
                  cells={"LUT6": 10, "RAM64M": 1, "RAM32M16": 1, "SRLC32E": 1})
     assert lut_equivalent(e) == 10 + 4 + 8 + 1
-
-
-def test_cli_estimate_yosys_records_manifest(tmp_path, capsys):
-    assert main(["estimate", "resnet_block", "--yosys", "--seed", "1", "--jobs", "2",
-                 "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "| layer | blocks | LUT |" in out and "| **total** |" in out
-    man = json.loads((tmp_path / "manifest.json").read_text())
-    est = man["resource_estimates"]
-    assert est["part"] == "xczu9eg-ffvb1156-2-e"
-    assert set(est["analytic"]["per_layer"]) == set(est["yosys"]["per_layer"])
-    assert est["yosys"]["total"]["ff"] > 0
-    assert math.isclose(est["analytic"]["total"]["lut"],
-                        sum(v["lut"] for v in est["analytic"]["per_layer"].values()), abs_tol=6)

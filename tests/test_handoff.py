@@ -6,7 +6,8 @@ compared by SHA-256 with the manifest, Icarus and Verilator compiling a copy of 
 with nothing else on the path, the Vivado script under tclsh with recorders (and the
 recorder shown to catch each kind of mistake), FuseSoC parsing the core and rendering the
 Vivado project, and every request error raised before anything is written. tiny_resnet: file-level checks
-in the fast suite, the whole handoff (Yosys included) nightly.
+in the fast suite, the whole handoff (Yosys included) nightly. The Yosys estimates in the
+manifest: tests/test_estimate_flow.py.
 """
 
 import hashlib
@@ -46,8 +47,10 @@ def _handoff(tmp, name, *extra):
 
 @pytest.fixture(scope="module")
 def rb(tmp_path_factory):
-    """resnet_block's handoff folder (Yosys included; its per-module cache is shared)."""
-    return _handoff(tmp_path_factory.mktemp("rb"), "resnet_block")
+    """resnet_block's handoff folder, without Yosys (the Yosys part of the manifest is
+    checked in tests/test_estimate_flow.py, which synthesizes resnet_block once for the
+    fast suite; the nightly tiny_resnet handoff runs it end to end)."""
+    return _handoff(tmp_path_factory.mktemp("rb"), "resnet_block", "--no-yosys")
 
 
 def _manifest(folder):
@@ -70,10 +73,8 @@ def test_folder_and_manifest(rb):
     layers = [lay.name for lay in design("resnet_block", SEED).layers]
     assert list(man["folding"]) == layers
     assert list(man["resources"]["analytic"]["per_layer"]) == layers
-    ys = man["resources"]["yosys"]
-    assert list(ys["per_layer"]) == layers
-    assert ys["total"]["lut"] > 0 and ys["total"]["ff"] > 0 and ys["total"]["lut_levels"] > 0
-    assert len(ys["per_block"]) == len(man["blocks"])
+    assert man["resources"]["yosys"] == {"skipped": "not run (--no-yosys)"}
+    assert man["resources"]["analytic"]["share_of_device"]["lut"] > 0
     # every file hashed, and the hashes are right
     assert set(man["rtl_sha256"]) == {p.relative_to(rb).as_posix()
                                       for p in (rb / "rtl").iterdir()}
