@@ -13,6 +13,7 @@ manifest: tests/test_estimate_flow.py.
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -267,6 +268,15 @@ def test_tiny_resnet_files(tmp_path):
     assert len(man["rtl_sha256"]) == len(list((out / "rtl").iterdir()))
     assert "create_clock -period 6.667" in (out / "constraints" / "clock.xdc").read_text()
     assert any("tclsh" in c for c in man["checks"])
+    # its ROM files: read by the Vivado script, and rendered by FuseSoC as read_mem
+    mems = sorted(p.name for p in (out / "rtl").glob("*.mem"))
+    assert mems and all(f"rtl {m}]" in (out / "vivado" / "build.tcl").read_text() for m in mems)
+    name = core_name("tiny_resnet", version())
+    res = _fusesoc(["--cores-root", str(out), "run", "--setup", "--target", "synth", name],
+                   tmp_path)
+    assert res.returncode == 0, res.stderr
+    project = next((tmp_path / "build").glob("*/synth-vivado")) / f"{name.replace(':', '_')}.tcl"
+    assert sorted(re.findall(r"read_mem \{(\S+)\}", project.read_text())) == mems
 
 
 @pytest.mark.nightly
