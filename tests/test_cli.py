@@ -25,8 +25,9 @@ def test_generate_writes_manifest_with_models(tmp_path, capsys):
     assert (tmp_path / "resnet_block.v").exists()
 
 
-def test_sim_summary(capsys):
-    assert main(["sim", "resnet_block", "--frames", "2", "--seed", "3"]) == 0
+def test_sim_summary(capsys, tmp_path):
+    assert main(["sim", "resnet_block", "--frames", "2", "--seed", "3",
+                 "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "PASS: 2 of 2 frames bit-exact on verilator" in out
     assert "cycles per frame: [4608] measured, 4608 model (0.00 % off)" in out
@@ -34,10 +35,11 @@ def test_sim_summary(capsys):
     assert "simulator speed:" in out
 
 
-def test_sim_under_pauses_makes_no_model_comparison(capsys):
+def test_sim_under_pauses_makes_no_model_comparison(capsys, tmp_path):
     """With --pauses the run is slowed on purpose: the measured interval is shown without a
     '% off' against the cycle model (which assumes no pauses)."""
-    assert main(["sim", "resnet_block", "--frames", "2", "--seed", "3", "--pauses", "0.3"]) == 0
+    assert main(["sim", "resnet_block", "--frames", "2", "--seed", "3", "--pauses", "0.3",
+                 "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "PASS: 2 of 2 frames bit-exact on verilator with random input gaps" in out
     assert "% off" not in out
