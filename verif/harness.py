@@ -14,6 +14,7 @@ testbench's own message.
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -266,6 +267,9 @@ def build(sim, files, top, waves=False, testbench=None):
     stamp = build_dir / ".built"
     with file_lock(build_dir.with_suffix(".lock")):
         if not stamp.exists():
+            # No stamp: nothing here is trusted (a build cut short, e.g. by a killed job,
+            # can leave an empty model that make would take as up to date).
+            shutil.rmtree(build_dir, ignore_errors=True)
             # .mem files are read relative to the simulator's working folder: keep copies
             # beside the model (the test folder gets its own copies too).
             build_dir.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import myhdl
 from myhdl import ResetSignal, Signal, ToVerilogWarning, intbv
+from myhdl import _block as myhdl_block
 
 from rtl_gen.hdl.stream import Stream
 
@@ -104,8 +106,19 @@ def _stabilise(path, blk):
     path.write_text(head + drop_unused_labels("".join(body)))
 
 
+def _fresh_myhdl_names():
+    """Forget the instance names MyHDL has handed out in this process, so that a block's
+    Verilog depends on its configuration only, not on what was generated before it
+    (MyHDL keeps global name sets and appends ``_0``, ``_1`` to names already used)."""
+    myhdl_block._name_set.clear()
+    myhdl_block._inst_name_set.clear()
+    for b in myhdl._simulator._blocks:
+        b.calls = 0
+
+
 def emit(blk, folder):
     """Write ``<name>.v``, its data files and ``<name>.json`` into ``folder``."""
+    _fresh_myhdl_names()
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".gen-") as tmp:

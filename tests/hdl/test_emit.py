@@ -58,3 +58,13 @@ def test_cache_key_covers_every_source(tmp_path, rel):
     assert source_digest(copy) != before
     (copy / rel).unlink()
     assert source_digest(copy) != before
+
+
+def test_verilog_does_not_depend_on_what_was_generated_before(tmp_path):
+    """MyHDL keeps process-wide instance-name sets: without a reset before each conversion,
+    a block generated after others got '_0' suffixes on its instance names."""
+    blocks = list(catalog())
+    first = blocks[0].generate(tmp_path / "a").verilog.read_bytes()
+    for blk in blocks[1:6]:
+        blk.generate(tmp_path / blk.name)
+    assert blocks[0].generate(tmp_path / "b").verilog.read_bytes() == first
