@@ -56,7 +56,8 @@ nightly: tools
 	@mkdir -p build/nightly
 	$(PY) -m pytest -n $(JOBS) -m nightly --sim verilator $(if $(SHARD),--shard $(SHARD),) \
 		--junitxml=$(NIGHTLY_XML) tests; status=$$?; \
-		$(PY) -m verif.nightly_report build/nightly build/nightly; exit $$status
+		$(PY) -m verif.nightly_report build/nightly build/nightly bench/nightly.md bench/results.md; \
+		status2=$$?; [ $$status -ne 0 ] && exit $$status; exit $$status2
 
 sim: tools
 	$(PY) -m streamqnn.cli sim $(TOP) --sim $(SIM) $(if $(FRAMES),--frames $(FRAMES),) --seed $(SEED) $(if $(filter 1,$(WAVES)),--waves,) $(if $(PARTS),--parts $(PARTS),) $(if $(BER),--ber $(BER),)

@@ -64,6 +64,7 @@ from verif.estimate import layer_table, network_estimate
 from verif.harness import BUILD as HBUILD
 from verif.harness import SimulationFailed, simulate
 from verif.lint import lint
+from verif.model_checks import INTERVAL_TOLERANCE
 from verif.network_sim import run_network
 from verif.system_sim import DEFAULT_BER, run_system, write_system
 
@@ -105,7 +106,7 @@ def unknown(top):
 def _target(args, net):
     if args.target:
         return args.target
-    return DEFAULT_TARGET.get(net.name, None)
+    return DEFAULT_TARGET.get(net.name) or net.metadata.get("target_cycles")
 
 
 def _folding(args):
@@ -258,8 +259,11 @@ def cmd_handoff(args):
 
 
 def _summary(res, model, latency, frames, sim, wall, pauses=0.0):
-    """The PASS report. The cycle and latency models assume no pauses: with random gaps
-    and backpressure the measured numbers are shown without a comparison."""
+    """The PASS report; False when the measured timing is not the models' (the cycle and
+    latency models assume no pauses: with random gaps and backpressure the measured
+    numbers are shown without a comparison). The frame interval is held to the tolerance
+    of ``verif.model_checks.check_timing``, the latency exactly."""
+    timing_ok = True
     ends = res.frame_intervals("m_axis") if len(res.frame_ends("m_axis")) >= 2 else []
     print(f"PASS: {frames} of {frames} frames bit-exact on {sim}"
           + (f" with random input gaps and backpressure ({pauses:g} per cycle)" if pauses
@@ -275,13 +279,19 @@ def _summary(res, model, latency, frames, sim, wall, pauses=0.0):
             worst = max(abs(e - model) for e in ends) / model * 100
             print(f"  cycles per frame: {ends} measured, {model} model "
                   f"({worst:.2f} % off)")
+            timing_ok = worst <= INTERVAL_TOLERANCE * 100
         print(f"  first-frame latency: {res.latency()} cycles measured, {latency} model")
+        timing_ok = timing_ok and res.latency() == latency
     speed = res.cycles_per_second
     print(f"  simulator speed: {speed:,.0f} cycles/s ({res.cycles} cycles in "
           f"{res.sim_seconds:.1f} s of simulation; {res.build_seconds:.1f} s building the "
           f"model, {wall:.1f} s in all)" if speed else f"  {res.cycles} cycles in {wall:.1f} s")
     if res.waves:
         print(f"  waveform: {res.waves}")
+    if not timing_ok:
+        print("FAILED: bit-exact, but the measured timing is not the compiler's model "
+              "(frame interval or first-frame latency above)", file=sys.stderr)
+    return timing_ok
 
 
 def _fmt_logits(v):
@@ -433,12 +443,12 @@ def cmd_sim(args):
             res = run_network(cn, args.sim, frames=frames, seed=args.seed, gap=args.pauses,
                               stall=args.pauses, waves=args.waves, label="cli", progress=_say,
                               images=images, outputs=outs)
-            _summary(res, cn.cycles_per_frame(), cn.latency_cycles(), frames, args.sim,
-                     time.time() - t0, args.pauses)
+            timing_ok = _summary(res, cn.cycles_per_frame(), cn.latency_cycles(), frames,
+                                 args.sim, time.time() - t0, args.pauses)
             if "output" in cn.net.metadata:
                 agree = _classes(cn.net, outs, labels, qonnx, args.sim)
-                return 0 if agree else 1
-            return 0
+                return 0 if agree and timing_ok else 1
+            return 0 if timing_ok else 1
         blk = blocks().get(args.top)
         if blk is None:
             raise unknown(args.top)

@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from verif import sharding, simulators
+from verif import nightly, sharding, simulators
 
 
 def pytest_addoption(parser):
@@ -50,3 +50,13 @@ def sim(request):
             pytest.fail(f"simulator {name} missing under CI: {exc}")
         pytest.skip(str(exc))
     return name
+
+
+@pytest.fixture
+def record_run(record_property):
+    """``record_run(cn, res)``: a network run's numbers into the JUnit report (the nightly
+    report reads them and compares them with the committed bench tables)."""
+    def record(cn, res, **extra):
+        for key, value in {**nightly.run_properties(cn, res), **extra}.items():
+            record_property(key, value)
+    return record

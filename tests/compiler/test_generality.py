@@ -9,7 +9,6 @@ the accepted networks, and the cases that were refused before, simulate bit-exac
 both simulators.
 """
 
-import datetime
 import os
 
 import numpy as np
@@ -24,6 +23,7 @@ from rtl_gen.errors import QNNError
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import INPUT, ArgMax, Conv, Dense, GlobalAvgPool, MaxPool, \
     Network, Threshold
+from verif import nightly
 from verif.harness import BUILD
 from verif.lint import lint
 from verif.network_sim import run_network
@@ -138,7 +138,7 @@ NIGHTLY_SIM_SEEDS = (38, 56, 74, 94, 116, 202)
 
 def _random_compiled(seed):
     net = random_network(seed)
-    return _compile(net, target=int(np.random.default_rng(seed).choice([300, 3000])))
+    return _compile(net, target=net.metadata["target_cycles"])
 
 
 @pytest.mark.parametrize("seed", SIM_SEEDS)
@@ -152,17 +152,18 @@ def test_random_networks_simulate_nightly(seed, sim):
     _simulate(_random_compiled(seed), sim, seed)
 
 
-# A fresh draw every night: STREAMQNN_NIGHTLY_SEED (default: today's date, so each night
-# differs and a rerun the same day replays) picks STREAMQNN_NIGHTLY_NETWORKS networks.
-NIGHTLY_BASE = int(os.environ.get("STREAMQNN_NIGHTLY_SEED",
-                                  datetime.date.today().strftime("%Y%m%d")))
-NIGHTLY_COUNT = int(os.environ.get("STREAMQNN_NIGHTLY_NETWORKS", 25))
+# A fresh draw every night: the night's seed (verif.nightly.seed: STREAMQNN_NIGHTLY_SEED,
+# default today's date, so each night differs and a rerun the same day replays) picks
+# STREAMQNN_NIGHTLY_NETWORKS networks (default 200), every fourth simulated on Icarus and
+# the others on Verilator, whatever --sim says (the nightly run is Verilator otherwise).
+NIGHTLY_COUNT = int(os.environ.get("STREAMQNN_NIGHTLY_NETWORKS", 200))
+DRAWS = [(k, "icarus" if k % 4 == 3 else "verilator") for k in range(NIGHTLY_COUNT)]
 
 
 @pytest.mark.nightly
-@pytest.mark.parametrize("k", range(NIGHTLY_COUNT))
-def test_random_networks_nightly_draw(k, sim, record_property):
-    seed = (NIGHTLY_BASE * 1000 + k) % 2 ** 31
+@pytest.mark.parametrize("k, draw_sim", DRAWS, ids=[f"{k}-{s}" for k, s in DRAWS])
+def test_random_networks_nightly_draw(k, draw_sim, record_property, record_run):
+    seed = nightly.draw(k)
     record_property("seed", seed)
     try:
         net = random_network(seed)
@@ -171,12 +172,13 @@ def test_random_networks_nightly_draw(k, sim, record_property):
         pytest.skip(f"seed {seed}: refused by infer (the property tests cover refusals)")
     try:
         cn = _random_compiled(seed)
-        _simulate(cn, sim, seed)
-        record_property("cycles_model", cn.cycles_per_frame())
-        record_property("latency_model", cn.latency_cycles())
+        run_network(cn, draw_sim, frames=2, seed=seed, gap=0.3, stall=0.3, label="pauses")
+        res = run_network(cn, draw_sim, frames=2, seed=seed, label="timing")
+        record_run(cn, res)
+        check_timing(cn, res)
     except AssertionError as exc:
         raise AssertionError(f"random network seed {seed} (replay: make sim TOP=random:{seed} "
-                             f"SIM={sim}): {exc}") from None
+                             f"SIM={draw_sim}): {exc}") from None
 
 
 # Found by the random networks: the first-frame latency model assumes that the add never
