@@ -14,7 +14,10 @@ block configuration of the catalog (``streamqnn list`` shows them all).
                   layer beside the analytic estimate, recorded in the design's manifest
 ``handoff TOP``   the Vivado handoff folder (build/handoff/<name>): the simulated RTL,
                   XDC, vivado/build.tcl, a FuseSoC core, filelist.f, manifest, README;
-                  ``--part``, ``--clock-mhz``, ``--parts`` (1 only, for now)
+                  ``--part``, ``--clock-mhz``; ``--parts K`` (or ``--cut`` /
+                  ``--devices``): build/handoff/<name>_parts<K>/ with one such folder
+                  per FPGA (the partition build ``sim --parts`` simulates), lane
+                  constraints for Aurora 64B/66B, and the chain's manifest and README
 
 ``partition TOP`` cut the network across FPGAs (``--cut LAYER,...`` or ``--devices DEV,...``
                   or ``--parts K``): the cuts, per-device resources, link load and the
@@ -59,6 +62,8 @@ from rtl_gen.importer.thresholds import MAX_MULTIPLIER_BITS
 from rtl_gen.model.serialize import load, save
 from streamqnn.handoff import HandoffCheckFailed, check_destination, check_request, \
     write_handoff
+from streamqnn.handoff.parts import check_partitions, device_of, part_targets
+from streamqnn.handoff.partitioned import write_partitioned_handoff
 from streamqnn.handoff.manifest import analytic_estimate
 from verif.estimate import layer_table, network_estimate
 from verif.harness import BUILD as HBUILD
@@ -225,12 +230,16 @@ def _regenerate(args, cn):
 
 def cmd_handoff(args):
     target = check_request(args.part, args.clock_mhz, args.parts)   # before anything
+    parts = check_partitions(args.parts)
     net = network(args.top, args.seed)
     if net is None:
         what = "a block configuration, not a network" if args.top in blocks() else \
             "an unknown design"
         raise QNNError(None, f"'{args.top}' is {what}",
                        "a network (" + ", ".join(DESIGNS) + ") or a spec file (.yaml/.json)")
+    if parts > 1 or args.cut or args.devices:
+        args.parts = None if args.parts in (None, "") else parts
+        return cmd_handoff_parts(args, net, target)
     out = Path(args.handoff_out) if args.handoff_out else BUILD / "handoff" / net.name
     check_destination(out)
     _say(f"handoff of {net.name} for {target.part} at {target.clock_mhz:g} MHz into {out}")
@@ -255,6 +264,67 @@ def cmd_handoff(args):
     for check in man["checks"]:
         print(f"  checked: {check}")
     print(f"  run it: cd {out} && vivado -mode batch -source vivado/build.tcl")
+    return 0
+
+
+def _partition_options(args):
+    """The partition options of ``args`` as command-line text."""
+    opts = [f"--parts {args.parts}" if args.parts else "",
+            f"--cut {args.cut}" if args.cut else "",
+            f"--devices {args.devices}" if args.devices else "",
+            f"--lane-bits {args.lane_bits}" if args.lane_bits != 64 else "",
+            f"--target {args.target}" if args.target else "",
+            f"--budget-fraction {args.budget_fraction:g}" if args.budget_fraction != 1 else ""]
+    opts += [f"--fold {f}" for f in args.fold or []]
+    return " ".join(o for o in opts if o)
+
+
+def cmd_handoff_parts(args, net, target):
+    """One handoff folder per FPGA of the partition build that ``sim --parts`` simulates
+    (the same plan and build helpers), in build/handoff/<net>_parts<K>/."""
+    given = _split_list(args.devices)
+    if given:   # a full part name selects its device for the partitioner
+        args.devices = ",".join(device_of(d) for d in given)
+    pp = _partition_plan(args, net)   # a QNNError (too many parts, bad cut) before any file
+    K = len(pp.parts)
+    out = Path(args.handoff_out) if args.handoff_out else \
+        BUILD / "handoff" / f"{net.name}_parts{K}"
+    check_destination(out)
+    targets = part_targets(target, given, K)
+    print(pp.report())
+    pdz = compile_parts(args, net, pp)
+    opts = _partition_options(args)
+    regenerate = f"streamqnn partition {args.top} --seed {args.seed} {opts} --generate"
+    simulated_by = f"streamqnn sim {args.top} --seed {args.seed} {opts}"
+    if opts == f"--parts {K}" and args.seed == 1:
+        simulated_by = f"make sim TOP={args.top} PARTS={K}"
+
+    def yosys(top, t):
+        return _yosys(top, t, args.jobs), None
+
+    _say(f"handoff of {net.name} in {K} parts at {target.clock_mhz:g} MHz into {out}")
+    try:
+        man = write_partitioned_handoff(pdz, out, targets, None if args.no_yosys else yosys,
+                                        regenerate=regenerate, simulated_by=simulated_by,
+                                        progress=_say)
+    except HandoffCheckFailed as exc:
+        print(f"FAILED: {exc}", file=sys.stderr)
+        return 1
+    sc = man["system_cycle_model"]
+    print(f"handoff written: {out} ({K} parts; README.md and manifest.json: the chain, "
+          "cuts and lane wiring)")
+    for p, pm in zip(man["parts"], man["part_manifests"]):
+        print(f"  part {p['index']}: {out / p['folder']} for {p['part']}: layers "
+              f"{p['first_layer']} .. {p['last_layer']}, in {p['input']}, out {p['output']}; "
+              f"{len(pm['rtl_sha256'])} RTL files; {len(pm['checks'])} checks passed")
+    for lk in man["links"]:
+        print(f"  cut {lk['cut']} after {lk['after_layer']}: part {lk['from_part']} "
+              f"{lk['tx_end']} -> part {lk['to_part']} {lk['rx_end']} "
+              f"({lk['lane_bits']}-bit lane, {lk['cycles_per_frame']:,} cycles per frame)")
+    print(f"  system: {sc['frame_interval_cycles']:,} cycles per frame = "
+          f"{sc['frames_per_second']:,.1f} frames/s at {target.clock_mhz:g} MHz "
+          f"(set by the {sc['bound']})")
+    print(f"  the same RTL simulated: {simulated_by}")
     return 0
 
 
@@ -545,7 +615,8 @@ def main(argv=None):
     target_options(h)
     h.add_argument("--clock-mhz", type=float, default=None,
                    help="clock frequency in MHz (default 200, range 10-800)")
-    h.add_argument("--parts", default=None, help="number of FPGAs (only 1 for now)")
+    h.add_argument("--parts", default=None, help="number of FPGAs (default 1): K > 1 "
+                   "writes one handoff folder per partition (balanced cuts, as sim --parts)")
     h.add_argument("--out", help="RTL folder (default build/designs/<name>)")
     h.add_argument("--handoff-out", help="handoff folder (default build/handoff/<name>)")
     h.add_argument("--no-yosys", action="store_true", help="skip the Yosys estimate")
@@ -568,6 +639,7 @@ def main(argv=None):
                        help="link lane width (default 64: one Aurora 64B/66B lane)")
 
     part_options(s)
+    part_options(h)
     s.add_argument("--parts", type=int, default=None,
                    help="simulate K partitions joined through channel models")
     s.add_argument("--ber", type=float, default=None,

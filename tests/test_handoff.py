@@ -7,7 +7,8 @@ with nothing else on the path, the Vivado script under tclsh with recorders (and
 recorder shown to catch each kind of mistake), FuseSoC parsing the core and rendering the
 Vivado project, and every request error raised before anything is written. tiny_resnet: file-level checks
 in the fast suite, the whole handoff (Yosys included) nightly. The Yosys estimates in the
-manifest: tests/test_estimate_flow.py.
+manifest: tests/test_estimate_flow.py. The partitioned handoff (PARTS=2):
+tests/test_handoff_parts.py.
 """
 
 import hashlib
@@ -219,8 +220,8 @@ def test_fusesoc_parses_core_and_renders_vivado(rb, tmp_path):
     (["--part", "xc7a35t"], "unknown part 'xc7a35t' (valid: one of xczu9eg-ffvb1156-2-e"),
     (["--clock-mhz", "900"], "outside the supported range (valid: a frequency from 10 to 800"),
     (["--clock-mhz", "5"], "outside the supported range"),
-    (["--parts", "2"], "PARTS=2: partitioning a design across FPGAs is not available yet"),
     (["--parts", "0"], "is not a number of FPGAs"),
+    (["--parts", "3"], "3 partitions, but it has only 1 legal cuts (b1_add)"),
 ])
 def test_request_errors_before_anything_is_written(tmp_path, capsys, argv, message):
     out = tmp_path / "h"

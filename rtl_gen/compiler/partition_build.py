@@ -37,6 +37,7 @@ class PartDesign:
     rx: object = None        # LinkRx feeding it (None: the network input)
     tx: object = None        # LinkTx it ends in (None: the network output)
     path: Path = None
+    files: list = field(default_factory=list)   # its modules, .mem files and top
 
 
 @dataclass
@@ -121,10 +122,12 @@ def compile_partitions(pp, folder, cache=None, check=None, progress=None):
             rtl = (copy_rtl(generate_cached(blk, cache, check), folder) if cache is not None
                    else blk.generate(folder))
             files += [f for f in rtl.files if f not in files]
+            pd.files += [f for f in rtl.files if f not in pd.files]
         pd.path = write_top(pd.top, p.blocks,
                             [(ln.src, ln.src_port, ln.dst, ln.dst_port) for ln in p.links],
                             p.inp, p.out, folder / f"{pd.top}.v")
         files.append(pd.path)
+        pd.files.append(pd.path)
     pdz = PartitionedDesign(pp.net.name, pp, parts, folder, files, time.time() - t0)
     (folder / "partition.json").write_text(json.dumps(manifest(pdz), indent=1, default=str))
     return pdz

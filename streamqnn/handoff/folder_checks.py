@@ -4,7 +4,8 @@ Every command runs in the folder and reads the Verilog through ``filelist.f`` on
 include folders, no other source): ``lint_folder`` (Verilator with the project's lint
 bar), ``icarus_folder`` (``iverilog -g2005``, then ``vvp`` from ``rtl/``, where the
 ``.mem`` files are, so every ``$readmemh`` file must open) and ``verilator_folder``
-(``verilator --cc --build``: the C++ model compiled; slow, for the tests). Each returns
+(``verilator --cc --build``: the C++ model compiled; slow, for the tests; with
+``build=False`` only verilated). Each returns
 a one-line description of what passed, or raises ``HandoffCheckFailed`` with the tool's
 output.
 """
@@ -58,13 +59,20 @@ def icarus_folder(folder, top):
             "file loads")
 
 
-def verilator_folder(folder, top, jobs=2):
+def verilator_folder(folder, top, jobs=2, build=True):
+    """Verilator's model of the folder's top: verilated and compiled (``build``), or
+    verilated only (the whole design elaborated and translated to C++, without the C++
+    compile that dominates the time)."""
     folder = Path(folder)
     with tempfile.TemporaryDirectory() as tmp:
-        _run([verilator_binary(), "--cc", "--build", "-j", str(jobs), "-Wno-fatal",
-              "--top-module", top, "-Mdir", tmp, "-f", "filelist.f"], folder,
-             "verilator --cc --build", env=verilator_env())
-        built = list(Path(tmp).glob(f"V{top}__ALL.a"))
+        cmd = [verilator_binary(), "--cc", *(["--build", "-j", str(jobs)] if build else []),
+               "-Wno-fatal", "--top-module", top, "-Mdir", tmp, "-f", "filelist.f"]
+        _run(cmd, folder, "verilator --cc" + (" --build" if build else ""),
+             env=verilator_env())
+        made = f"V{top}__ALL.a" if build else f"V{top}.cpp"
+        built = list(Path(tmp).glob(made))
     if not built:
-        raise HandoffCheckFailed(f"verilator --cc --build made no V{top}__ALL.a")
+        raise HandoffCheckFailed(f"verilator --cc{' --build' if build else ''} made no {made}")
+    if not build:
+        return "verilator --cc -f filelist.f: C++ model generated"
     return "verilator --cc --build -f filelist.f: C++ model compiled"

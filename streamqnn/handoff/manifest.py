@@ -13,7 +13,8 @@ import subprocess
 from pathlib import Path
 
 from rtl_gen.compiler.folding import bottleneck
-from rtl_gen.compiler.resources import pipeline_estimate
+from rtl_gen.compiler.partition import link_estimate
+from rtl_gen.compiler.resources import Resources, block_estimate
 from rtl_gen.hdl.emit import package_digest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,10 +41,11 @@ def version():
 
 
 def cycle_model(cn, clock_mhz):
-    """Frame interval, first-frame latency and their meaning at ``clock_mhz``."""
+    """Frame interval, first-frame latency and their meaning at ``clock_mhz`` (a
+    partition top adds its own entries: ``cn.cycle_model_extra``)."""
     interval, latency = cn.cycles_per_frame(), cn.latency_cycles()
     hz = clock_mhz * 1e6
-    return {
+    out = {
         "frame_interval_cycles": interval,
         "first_frame_latency_cycles": latency,
         "frames_per_second": round(hz / interval, 3),
@@ -53,11 +55,26 @@ def cycle_model(cn, clock_mhz):
         "assumes": "no input gaps and no output backpressure (the cycle and latency models "
                    "agree with simulation cycle for cycle under these conditions)",
     }
+    out.update(getattr(cn, "cycle_model_extra", {}))
+    return out
+
+
+def _estimate(blk):
+    """A block's analytic estimate; a link end's is the partitioner's structural count
+    (``partition.link_estimate``), the one its device budget was checked with."""
+    if blk.kind in ("link_tx", "link_rx"):
+        return link_estimate(blk.cfg, blk.kind[-2:])
+    return block_estimate(blk).rounded()
 
 
 def analytic_estimate(cn):
-    """The compiler's analytic estimate per layer and in total."""
-    total, per_block = pipeline_estimate(cn.pipeline)
+    """The compiler's analytic estimate per layer and in total (a partition's link ends
+    are entries of their own, under their block names)."""
+    per_block = {b.name: _estimate(b) for b in cn.pipeline.blocks}
+    total = Resources()
+    for r in per_block.values():
+        total = total + r
+    total = total.rounded()
     per_layer = {}
     for blk in cn.pipeline.blocks:
         r = per_block[blk.name]

@@ -4,13 +4,15 @@
 ``rtl_gen.compiler.budget.DEVICES`` holds (so the manifest can say how full the part
 would be) and the board that carries it. A device name alone (``xczu9eg``) selects its
 part here. ``check_request`` raises a ``QNNError`` naming what is valid for an unknown
-part, a clock outside ``CLOCK_RANGE_MHZ`` or a partition count other than 1, before
-anything is written.
+part, a clock outside ``CLOCK_RANGE_MHZ`` or a partition count that is not a positive
+integer up to ``MAX_PARTS``, before anything is written. ``part_targets`` gives one
+target per partition (each device of ``--devices`` selects its part).
 """
 
 from dataclasses import dataclass
 
 from rtl_gen.compiler.budget import DEVICES
+from rtl_gen.compiler.partition import MAX_PARTS
 from rtl_gen.errors import QNNError
 from verif.estimate import yosys_family
 
@@ -78,22 +80,49 @@ def check_clock(clock_mhz):
 
 
 def check_partitions(parts):
-    """Only a single FPGA for now: PARTS=1 (or none)."""
-    if parts in (None, "", 1, "1"):
+    """The number of FPGAs: a positive integer (1, or none, for one FPGA). Whether the
+    design can be cut into that many is the partitioner's check (``partition``: at most
+    one partition per legal cut plus one, ``MAX_PARTS`` in all)."""
+    if parts in (None, ""):
         return 1
-    try:
-        k = int(parts)
-    except (TypeError, ValueError):
-        k = None
+    text = str(parts).strip()
+    k = parts if isinstance(parts, int) else int(text) if text.isdigit() else None
     if k is None or k < 1:
-        raise QNNError(None, f"PARTS={parts!r} is not a number of FPGAs", "PARTS=1 (or none)")
-    raise QNNError(None, f"PARTS={k}: partitioning a design across FPGAs is not available "
-                   "yet", "PARTS=1 (or none): one FPGA")
+        raise QNNError(None, f"PARTS={parts!r} is not a number of FPGAs",
+                       f"PARTS=1 (or none) for one FPGA, 2 to {MAX_PARTS} for a partitioned "
+                       "design")
+    if k > MAX_PARTS:
+        raise QNNError(None, f"PARTS={k}: more FPGAs than a design can be cut into",
+                       f"PARTS=1 to {MAX_PARTS}")
+    return k
+
+
+def _target(full, clock):
+    device, text = PARTS[full]
+    return Target(full, device, text, yosys_family(full), clock)
 
 
 def check_request(part=None, clock_mhz=None, parts=None):
     """Check a handoff request; return its :class:`Target`."""
     check_partitions(parts)
-    full = check_part(part)
-    device, text = PARTS[full]
-    return Target(full, device, text, yosys_family(full), check_clock(clock_mhz))
+    return _target(check_part(part), check_clock(clock_mhz))
+
+
+def part_targets(target, devices, count):
+    """One :class:`Target` per partition: ``target`` for each, except that an entry of
+    ``devices`` naming a part or a device of ``PARTS`` selects that part (a budget such
+    as ``lut=...`` keeps ``target``'s part)."""
+    devices = list(devices or [])
+    out = []
+    for k in range(count):
+        d = devices[k].strip() if k < len(devices) else ""
+        known = d in PARTS or d.lower() in {dev for dev, _ in PARTS.values()}
+        out.append(_target(check_part(d), target.clock_mhz) if known else target)
+    return out
+
+
+def device_of(text):
+    """A ``--devices`` entry as the partitioner reads it: a full part name of ``PARTS``
+    becomes its device name; anything else is passed on as it is."""
+    text = text.strip()
+    return PARTS[text][0] if text in PARTS else text

@@ -1,10 +1,11 @@
 """Write one handoff folder for one compiled top (``write_handoff``).
 
-A partitioned design calls it once per FPGA (``partition`` is recorded in the manifest);
-a single-FPGA design calls it once. The folder is assembled in a staging folder beside
-the destination, checked there (Verilator lint and Icarus from the folder, the Vivado
-script under tclsh), and only then moved into place: a failed check leaves the previous
-handoff, if any, untouched. ``check_destination`` refuses to replace a folder that is not
+A partitioned design calls it once per FPGA (``streamqnn.handoff.partitioned``: each
+partition top seen through ``PartTop``, whose ``lane_ends`` add the Aurora lane
+constraints; ``partition`` is recorded in the manifest); a single-FPGA design calls it
+once. The folder is assembled in a staging folder beside the destination, checked there
+(Verilator lint and Icarus from the folder, the Vivado script under tclsh), and only then
+moved into place: a failed check leaves the previous handoff, if any, untouched. ``check_destination`` refuses to replace a folder that is not
 a StreamQNN handoff.
 """
 
@@ -65,7 +66,8 @@ def _assemble(cn, stage, target):
     verilog = [rel(p) for p in rtl if p.suffix == ".v"]
     mems = [rel(p) for p in rtl if p.suffix != ".v"]
     ports = top_ports(stage / "rtl" / f"{cn.name}.v", cn.name)
-    xdcs = [rel(p) for p in render_constraints(ports, cn.name, target, stage / "constraints")]
+    xdcs = [rel(p) for p in render_constraints(ports, cn.name, target, stage / "constraints",
+                                               link_ends=getattr(cn, "lane_ends", ()))]
     other = [
         _write(stage / "filelist.f", "\n".join(verilog) + "\n"),
         _write(stage / "vivado" / "build.tcl",
