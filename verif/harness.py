@@ -9,6 +9,12 @@ Verilog and the build options, under ``build/sim``), runs the cocotb test
 with the measured cycles. ``simulate_runs`` makes several runs in one simulator start.
 A mismatch, a stall or a simulator failure raises :class:`SimulationFailed` with the
 testbench's own message.
+
+Two paths, chosen by ``path`` (``simulate``, ``simulate_runs`` and everything built on
+them: ``check_block``, ``run_network``): ``"hdl"`` (the default) is the fast path above;
+``"axi"`` simulates the block itself as the top and drives it from Python every clock
+with cocotbext-axi sources and sinks (:mod:`verif.tb_axi`). Both take the same runs,
+check the same beats with the same messages and measure the same cycles.
 """
 
 import hashlib
@@ -28,6 +34,7 @@ from verif.lint import lint
 REPO = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("STREAMQNN_BUILD", REPO / "build")).resolve()
 TB_MODULE = "verif.tb_stream"
+PATHS = {"hdl": TB_MODULE, "axi": "verif.tb_axi"}  # path -> cocotb test module
 TB_PARAMS = "tb_params.txt"  # file names shared with verif.tb_stream
 
 
@@ -246,14 +253,17 @@ def _runner(sim):
     return _Verilator()
 
 
-def build(sim, files, top, waves=False, testbench=None):
+def build(sim, files, top, waves=False, testbench=None, public_depth=None):
     """Compile ``files`` for ``sim`` once per (Verilog, options); return the build folder.
 
     ``testbench`` (the Verilog of a module named ``TB_TOP`` around ``top``, see
     :func:`testbench_verilog`) is compiled with them and is the simulated top; Verilator
     then builds without ``--public-flat-rw``, as that top marks what cocotb touches.
     Without it ``top`` itself is the simulated top, every signal visible (for
-    testbenches of their own, e.g. :mod:`verif.link_sim`).
+    testbenches of their own, e.g. :mod:`verif.link_sim`), or, with ``public_depth``,
+    Verilator's signals down to that module depth only (``--public-depth``: what the
+    per-beat path touches, the top's ports and wires; a shorter build than with every
+    signal visible).
     """
     from cocotb_tools.runner import get_runner
 
@@ -265,6 +275,8 @@ def build(sim, files, top, waves=False, testbench=None):
         options["args"] = extra
     if testbench is not None:
         options.update(tb=testbench, opt=simulators.opt_fast() if sim == "verilator" else "O1")
+    elif public_depth is not None and sim == "verilator":
+        options.update(public_depth=public_depth)
     key = _hash_files(files, options)
     build_dir = BUILD / "sim" / sim / f"{top}-{key}"
     stamp = build_dir / ".built"
@@ -285,6 +297,9 @@ def build(sim, files, top, waves=False, testbench=None):
                 tb_file.write_text(testbench)
                 sources, hdl_top, runner = verilog + [tb_file], TB_TOP, _runner(sim)
             args = ["-Wno-fatal"] + extra if sim == "verilator" else []
+            if "public_depth" in options:
+                runner = _runner(sim)
+                args += ["--public-depth", str(public_depth)]
             runner.build(sources=sources, hdl_toplevel=hdl_top, build_dir=build_dir,
                          always=True, waves=waves, timescale=("1ns", "1ps"), build_args=args,
                          log_file=build_dir / "build.log")
@@ -374,7 +389,8 @@ def _write_beats(path, frames, width, last):
 
 
 def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limit=None,
-             waves=False, rtl=None, label="run", probes=(), progress=None, record_beats=False):
+             waves=False, rtl=None, label="run", probes=(), progress=None, record_beats=False,
+             path="hdl"):
     """Run ``block`` on ``sim`` with frames ``inputs`` and check against ``outputs``.
 
     ``inputs``/``outputs`` map port names to lists of frames (lists of int beats).
@@ -386,24 +402,29 @@ def simulate(block, sim, inputs, outputs, gap=0.0, stall=0.0, seed=0, stall_limi
     ``frames`` (golden beats): the first difference on any of them is reported with its
     coordinates. ``progress`` (a callable) receives a line each time a frame passes.
     ``record_beats`` keeps the cycle of every port transfer (``SimResult.beat_cycles``).
+    ``path``: ``"hdl"`` (sources, sinks and records in a generated Verilog top) or
+    ``"axi"`` (cocotbext-axi every clock, :mod:`verif.tb_axi`).
     """
     run = dict(inputs=inputs, outputs=outputs, gap=gap, stall=stall, seed=seed,
                stall_limit=stall_limit, label=label, probes=probes, record_beats=record_beats)
     return simulate_runs(block, sim, [run], waves=waves, rtl=rtl, label=label,
-                         progress=progress)[0]
+                         progress=progress, path=path)[0]
 
 
-def simulate_runs(block, sim, runs, waves=False, rtl=None, label="run", progress=None):
+def simulate_runs(block, sim, runs, waves=False, rtl=None, label="run", progress=None,
+                  path="hdl"):
     """Several runs of ``block`` in one simulator start (each begins with a reset).
 
     ``runs``: dicts with the arguments of :func:`simulate` (``inputs``, ``outputs``,
     ``gap``, ``stall``, ``seed``, ``stall_limit``, ``label``, ``probes``,
     ``record_beats``); every run must probe the same streams. Returns one
     :class:`SimResult` per run; the first run that fails raises :class:`SimulationFailed`
-    (the runs after it are not made).
+    (the runs after it are not made). ``path`` as in :func:`simulate`.
     """
     from cocotb_tools.runner import get_runner
 
+    if path not in PATHS:
+        raise ValueError(f"path {path!r}: one of {', '.join(PATHS)}")
     rtl = rtl or generate(block)
     probe_streams = [(p["prefix"], p["lanes"] * p["bits"]) for p in runs[0].get("probes", ())]
     for r in runs[1:]:
@@ -411,8 +432,14 @@ def simulate_runs(block, sim, runs, waves=False, rtl=None, label="run", progress
             "all runs of one simulation must probe the same streams"
     ports = [(p.name, p.direction, p.width) for p in block.ports()]
     t_build = time.time()
-    build_dir = build(sim, rtl.files, rtl.top, waves=waves,
-                      testbench=testbench_verilog(rtl.top, ports, probe_streams))
+    if path == "hdl":
+        hdl_top = TB_TOP
+        build_dir = build(sim, rtl.files, rtl.top, waves=waves,
+                          testbench=testbench_verilog(rtl.top, ports, probe_streams))
+    else:  # the top's ports and wires, and those of partitions (u_part1.<wire>)
+        hdl_top = rtl.top
+        depth = 1 + max([p.count(".") for p, _ in probe_streams], default=0)
+        build_dir = build(sim, rtl.files, rtl.top, waves=waves, public_depth=depth)
     build_seconds = time.time() - t_build
     base = BUILD / "runs" / sim / rtl.top
     base.mkdir(parents=True, exist_ok=True)
@@ -471,7 +498,7 @@ def simulate_runs(block, sim, runs, waves=False, rtl=None, label="run", progress
                                    daemon=True)
         watcher.start()
     try:
-        runner.test(test_module=TB_MODULE, hdl_toplevel=TB_TOP, build_dir=build_dir,
+        runner.test(test_module=PATHS[path], hdl_toplevel=hdl_top, build_dir=build_dir,
                     hdl_toplevel_lang="verilog",
                     test_dir=run_dir, results_xml=str(run_dir / "results.xml"),
                     extra_env={"STREAMQNN_TB_CONFIG": str(cfg_path),

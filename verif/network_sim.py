@@ -78,10 +78,12 @@ def lint_network(cn):
 
 
 def run_network(cn, sim, frames=2, seed=1, gap=0.0, stall=0.0, waves=False, watch=True,
-                label="net", stall_limit=None, progress=None, images=None, outputs=None):
+                label="net", stall_limit=None, progress=None, images=None, outputs=None,
+                path="hdl"):
     """Simulate ``cn`` on ``frames`` random images, or on ``images`` (integer HWC arrays);
     ``outputs``, a list, receives the model's outputs of every layer per frame (which the
-    run has checked the hardware against, beat by beat)."""
+    run has checked the hardware against, beat by beat). ``path``: ``"hdl"`` (the fast
+    testbench, the default for networks) or ``"axi"`` (cocotbext-axi every clock)."""
     inputs, expected, outs = vectors(cn, frames, seed, images)
     if outputs is not None:
         outputs.extend(outs)
@@ -89,5 +91,5 @@ def run_network(cn, sim, frames=2, seed=1, gap=0.0, stall=0.0, waves=False, watc
     limit = stall_limit or 4 * cn.cycles_per_frame() + 20000
     res = simulate(cn, sim, inputs, expected, gap=gap, stall=stall, seed=seed,
                    stall_limit=limit, waves=waves, rtl=NetworkRTL(cn), label=label, probes=pr,
-                   progress=progress)
+                   progress=progress, path=path)
     return res

@@ -26,7 +26,8 @@ every beat of every probed stream with its golden beats (the first difference is
 described by its coordinates in the tensor); per port the cycle of the first beat and of
 every ``tlast`` transfer (with ``record_beats``, of every transfer) is kept, from which
 the harness derives frame interval and latency, and per probe the cycle of its stream's
-first transfer.
+first transfer. The checking (``Run``, ``checked_run``) also serves the per-beat path,
+:mod:`verif.tb_axi`, which writes the same records from Python.
 """
 
 import bisect
@@ -109,9 +110,9 @@ class Port:
     """Transfers on one port: count, first cycle, tlast cycles (every cycle with
     ``record``), from the testbench's ``<cycle> <tlast>`` lines."""
 
-    def __init__(self, name, direction, k, record):
+    def __init__(self, name, direction, k, record, records=Lines):
         self.name, self.direction, self.record = name, direction, record
-        self.cycles_file = Lines(f"tb_c{k}.txt")
+        self.cycles_file = records(f"tb_c{k}.txt")
         self.beats, self.first, self.lasts, self.cycles = 0, None, [], []
 
     def read(self):
@@ -137,8 +138,8 @@ class Checked:
     """A stream whose beats (``<tdata hex>[ <tlast>]`` lines of ``tb_d<k>.txt``) must
     equal the expected lines of ``r<run>_x<k>.txt``, compared a whole batch at a time."""
 
-    def __init__(self, k, run_index, frame_beats):
-        self.data_file = Lines(f"tb_d{k}.txt")
+    def __init__(self, k, run_index, frame_beats, records=Lines):
+        self.data_file = records(f"tb_d{k}.txt")
         with open(f"r{run_index}_x{k}.txt") as fh:
             self.expected = fh.read().splitlines()
         self.ends = []  # index of the last beat of each frame
@@ -175,10 +176,10 @@ class Checked:
 class Output(Checked):
     """An output port: every beat and every ``tlast`` against the expected frames."""
 
-    def __init__(self, block, name, port, k, run_index, frame_beats, record):
-        super().__init__(k, run_index, frame_beats)
+    def __init__(self, block, name, port, k, run_index, frame_beats, record, records=Lines):
+        super().__init__(k, run_index, frame_beats, records)
         self.block, self.name, self.port = block, name, port
-        self.port_record = Port(name, "out", k, record)
+        self.port_record = Port(name, "out", k, record, records)
         self.frames = len(frame_beats)
         self.done_frames = 0
 
@@ -218,8 +219,8 @@ class Probe(Checked):
     """Watches one internal stream (a layer boundary) and compares it with its golden
     beats; remembers the first difference, described by coordinates in the tensor."""
 
-    def __init__(self, spec, k, run_index):
-        super().__init__(k, run_index, spec["frame_beats"])
+    def __init__(self, spec, k, run_index, records=Lines):
+        super().__init__(k, run_index, spec["frame_beats"], records)
         self.spec = spec
         self.first_cycle = None
 
@@ -257,21 +258,26 @@ class Probe(Checked):
 
 
 class Run:
-    """One run: puts its files in place, then reads and checks what the testbench wrote."""
+    """One run: puts its files in place, then reads and checks what the testbench wrote.
 
-    def __init__(self, cfg, index):
+    ``records`` makes the reader of each record (``Lines``: the testbench's files; the
+    per-beat path of :mod:`verif.tb_axi` hands in readers of what its Python monitor
+    wrote down in the same format)."""
+
+    def __init__(self, cfg, index, records=Lines):
         run = cfg["runs"][index]
         self.index, self.block, self.run = index, cfg["block"], run
         self.record = bool(run.get("record_beats"))
         ins, outs = sorted(cfg["inputs"]), sorted(cfg["outputs"])
-        self.inputs = {n: Port(n, "in", k, self.record) for k, n in enumerate(ins)}
+        self.inputs = {n: Port(n, "in", k, self.record, records) for k, n in enumerate(ins)}
         self.outputs = {n: Output(self.block, n, cfg["outputs"][n], k, index,
-                                  run["outputs"][n]["frame_beats"], self.record)
+                                  run["outputs"][n]["frame_beats"], self.record, records)
                         for k, n in enumerate(outs, len(ins))}
         k0 = len(ins) + len(outs)
-        self.probes = [Probe(p, k, index) for k, p in enumerate(run.get("probes", []), k0)]
-        self.first_file = Lines("tb_first.txt")
-        self.contract_file = Lines("tb_contract.txt")
+        self.probes = [Probe(p, k, index, records)
+                       for k, p in enumerate(run.get("probes", []), k0)]
+        self.first_file = records("tb_first.txt")
+        self.contract_file = records("tb_contract.txt")
         self.contract_error = None
         self.cycles = 0
         self.parse_seconds = 0.0
@@ -368,11 +374,36 @@ class Run:
                 "profile": self.profile}
 
 
-async def _one_run(dut, cfg, index):
+async def checked_run(cfg, index, drive, records=Lines):
+    """Run ``index`` of ``cfg``: ``await drive(run)`` simulates it (it calls ``run.read()``
+    as records come in, raises AssertionError on ``run.error()``, sets ``run.cycles`` and
+    returns the watchdog's verdict: 0, or the kind of stall); then the final checks, and
+    the report the harness reads, written whatever happened. Shared by this fast path
+    and the per-beat path (:mod:`verif.tb_axi`)."""
     t0, cpu0 = time.perf_counter(), time.process_time()
-    run = Run(cfg, index)
-    run.write_files()
+    run = Run(cfg, index, records)
     ok, message = False, ""
+    try:
+        stalled = await drive(run)
+        if stalled:
+            raise AssertionError(run.watchdog_message(run.cycles, stalled))
+        run.final_checks()
+        ok = True
+    except AssertionError as exc:
+        probe_error = run.first_probe_error()
+        message = str(exc) if not probe_error or probe_error in str(exc) else \
+            f"block '{run.block}': {probe_error}\n(then: {exc})"
+        raise
+    finally:
+        with open(cfg["runs"][index]["report"], "w") as fh:
+            json.dump(run.report(ok, message, time.perf_counter() - t0,
+                                 time.process_time() - cpu0), fh)
+
+
+async def _drive(dut, run):
+    """One run through the testbench top: reset, go, sleep and check until it stops."""
+    t0 = time.perf_counter()
+    run.write_files()
     try:
         # reset for 4 cycles (the testbench reopens its files meanwhile), 2 more, then go
         dut.rst.value = 1
@@ -397,22 +428,10 @@ async def _one_run(dut, cfg, index):
         run.profile = {"setup": t1 - t0, "run": time.perf_counter() - t1,
                        "checks": run.parse_seconds}
         run.cycles = int(dut.tb_cycle.value)
-        stalled = int(dut.tb_stalled.value)
-        if stalled:
-            raise AssertionError(run.watchdog_message(run.cycles, stalled))
-        run.final_checks()
-        ok = True
-    except AssertionError as exc:
-        probe_error = run.first_probe_error()
-        message = str(exc) if not probe_error or probe_error in str(exc) else \
-            f"block '{run.block}': {probe_error}\n(then: {exc})"
-        raise
+        return int(dut.tb_stalled.value)
     finally:
         dut.tb_go.value = 0
         run.cycles = run.cycles or int(dut.tb_cycle.value)
-        with open(cfg["runs"][index]["report"], "w") as fh:
-            json.dump(run.report(ok, message, time.perf_counter() - t0,
-                                 time.process_time() - cpu0), fh)
 
 
 @cocotb.test()
@@ -424,4 +443,4 @@ async def stream_test(dut):
     dut.tb_load.value = 0
     Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start()
     for index in range(len(cfg["runs"])):
-        await _one_run(dut, cfg, index)
+        await checked_run(cfg, index, lambda run: _drive(dut, run))
