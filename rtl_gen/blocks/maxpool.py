@@ -26,7 +26,7 @@ cycles per frame. Latency: the core's ``min(H, K - pad) * W*C/lanes + 3`` cycles
 """
 
 import numpy as np
-from myhdl import Signal, always, always_comb, block, intbv
+from myhdl import Signal, always, always_comb, block, concat, intbv
 
 from rtl_gen.hdl.lanes import join_lanes, lane_signals, split_lanes
 from rtl_gen.blocks.window.line_buffer import window_core
@@ -86,26 +86,47 @@ def maxpool_unit(clk, rst, s_axis, m_axis, geo, signed):
         reduce = max_reducer(clk, rst, windows, m_axis, geo.lanes, geo.bits, geo.groups,
                              geo.kernel * geo.kernel)
         return core, reduce
-    sign_bits = sum(1 << (i * geo.bits + geo.bits - 1) for i in range(geo.lanes))
     offset_in, windows, offset_out = Stream(width), Stream(width), Stream(width)
-    to_offset = flip_bits(s_axis, offset_in, sign_bits)
+    to_offset = flip_sign_bits(s_axis, offset_in, geo.lanes, geo.bits)
     core = window_core(clk, rst, offset_in, windows, geo)
     reduce = max_reducer(clk, rst, windows, offset_out, geo.lanes, geo.bits, geo.groups,
                          geo.kernel * geo.kernel)
-    from_offset = flip_bits(offset_out, m_axis, sign_bits)
+    from_offset = flip_sign_bits(offset_out, m_axis, geo.lanes, geo.bits)
     return to_offset, core, reduce, from_offset
 
 
 @block
-def flip_bits(s, m, mask):
-    """``m`` is ``s`` with the bits of ``mask`` inverted in ``tdata`` (a wire stage)."""
+def flip_sign_bits(s, m, lanes, bits):
+    """``m`` is ``s`` with the top bit of every lane inverted in ``tdata`` (a wire stage).
+    Lane by lane, with no mask constant: MyHDL writes an int >= 2**30 one bit wider than
+    it is, so ``tdata ^ mask`` on a beat of 30 bits or more was a WIDTHTRUNC lint warning
+    (docs/tool-notes.md)."""
+    ins, outs = lane_signals(lanes, bits), lane_signals(lanes, bits)
+    hw = [split_lanes(s.tdata, ins), join_lanes(outs, m.tdata)]
+    hw += [flip_top_bit(a, o) for a, o in zip(ins, outs)]
+
     @always_comb
-    def flip():
-        m.tdata.next = s.tdata ^ mask
+    def pass_control():
         m.tvalid.next = s.tvalid
         m.tlast.next = s.tlast
         s.tready.next = m.tready
-    return flip
+    return hw, pass_control
+
+
+@block
+def flip_top_bit(a, out):
+    """``out`` is ``a`` with its top bit inverted (one unsigned lane)."""
+    top = len(a) - 1
+    if top == 0:
+        @always_comb
+        def flip_only():
+            out.next = not a
+        return flip_only
+
+    @always_comb
+    def flip_top():
+        out.next = concat(not a[top], a[top:])
+    return flip_top
 
 
 @block
@@ -182,5 +203,9 @@ def catalog_configs():
                     signed=True),
         # wide accumulators, 2x2 s1, one lane
         MaxPoolUnit("maxpool_acc_k2s1_5x5c3", (5, 5, 3), 2, 1, 0, bits=13, lanes=1,
+                    signed=True),
+        # signed beats of 30 bits or more (a sign-bit mask >= 2**30 once failed lint), a
+        # 1x1 window on a one-row map (found by random network seed 933849169)
+        MaxPoolUnit("maxpool_acc_k1s1_1x5c6", (1, 5, 6), 1, 1, 0, bits=13, lanes=3,
                     signed=True),
     ]

@@ -62,6 +62,14 @@ def maxpool(rng, i):
                    _divisor(rng, shape[2]))
 
 
+def maxpool_acc(rng, i):
+    """Max pool on signed accumulators, 2..32 bits (beats of 30 bits or more: a sign-bit
+    mask >= 2**30 is one of MyHDL's oversized constants)."""
+    shape, k, s, p = _window(rng)
+    return MaxPoolUnit(f"sweep_pool_acc{i}", shape, k, s, p, int(rng.integers(2, 33)),
+                       _divisor(rng, shape[2]), signed=True)
+
+
 def mvu(rng, i):
     k = int(rng.choice([1, 3, 5]))
     groups = int(rng.choice([1, 1, 2]))
@@ -128,7 +136,8 @@ def fifo(rng, i):
     return Fifo(f"sweep_fifo{i}", int(rng.integers(1, 80)), int(rng.integers(2, 3000)))
 
 
-MAKERS = [swu, swu_wide, maxpool, mvu, thresholding, add, width_converter, gap, argmax, fork, fifo]
+MAKERS = [swu, swu_wide, maxpool, maxpool_acc, mvu, thresholding, add, width_converter, gap,
+          argmax, fork, fifo]
 
 
 @pytest.mark.parametrize("make", MAKERS, ids=lambda m: m.__name__)
