@@ -99,7 +99,7 @@ def maxpool_unit(clk, rst, s_axis, m_axis, geo, signed):
 def flip_sign_bits(s, m, lanes, bits):
     """``m`` is ``s`` with the top bit of every lane inverted in ``tdata`` (a wire stage).
     Lane by lane, with no mask constant: MyHDL writes an int >= 2**30 one bit wider than
-    it is, so ``tdata ^ mask`` on a beat of 30 bits or more was a WIDTHTRUNC lint warning
+    it is, so ``tdata ^ mask`` on a beat of 31 bits or more was a WIDTHTRUNC lint warning
     (docs/tool-notes.md)."""
     ins, outs = lane_signals(lanes, bits), lane_signals(lanes, bits)
     hw = [split_lanes(s.tdata, ins), join_lanes(outs, m.tdata)]
@@ -204,7 +204,7 @@ def catalog_configs():
         # wide accumulators, 2x2 s1, one lane
         MaxPoolUnit("maxpool_acc_k2s1_5x5c3", (5, 5, 3), 2, 1, 0, bits=13, lanes=1,
                     signed=True),
-        # signed beats of 30 bits or more (a sign-bit mask >= 2**30 once failed lint), a
+        # signed beats of 31 bits or more (a sign-bit mask >= 2**30 once failed lint), a
         # 1x1 window on a one-row map (found by random network seed 933849169)
         MaxPoolUnit("maxpool_acc_k1s1_1x5c6", (1, 5, 6), 1, 1, 0, bits=13, lanes=3,
                     signed=True),

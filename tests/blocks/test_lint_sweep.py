@@ -63,7 +63,7 @@ def maxpool(rng, i):
 
 
 def maxpool_acc(rng, i):
-    """Max pool on signed accumulators, 2..32 bits (beats of 30 bits or more: a sign-bit
+    """Max pool on signed accumulators, 2..32 bits (beats of 31 bits or more: a sign-bit
     mask >= 2**30 is one of MyHDL's oversized constants)."""
     shape, k, s, p = _window(rng)
     return MaxPoolUnit(f"sweep_pool_acc{i}", shape, k, s, p, int(rng.integers(2, 33)),
