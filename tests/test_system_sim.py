@@ -13,8 +13,10 @@ from verif.system_sim import run_system, write_system
 
 
 def parts_of(name, sub, **kw):
+    """Partitions of ``name`` generated into a folder of this module's own (``make sim``
+    and the handoff tests write ``<name>_parts<K>`` with another seed's weights)."""
     pp = partition(design(name), target_cycles=DEFAULT_TARGET[name], **kw)
-    pdz = compile_partitions(pp, BUILD / "designs" / f"{name}_{sub}", cache=BUILD / "rtl",
+    pdz = compile_partitions(pp, BUILD / "designs" / f"{name}_system_{sub}", cache=BUILD / "rtl",
                              check=lambda rtl: lint(rtl.files, rtl.top))
     return pdz, write_system(pdz)
 
