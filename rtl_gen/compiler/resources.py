@@ -15,7 +15,8 @@ Each block's estimate is a structural count times a per-kind coefficient:
           leaf = LUTs of one leaf (xnor: in_bits/2, select: in_bits+1, multiply:
           in_bits*wbits/4), tree = Lb+1 (adder bits per leaf), extra (xnor) =
           SIMD*(in_bits+1) for the shared sum; weights: ROM of NF*SF words of
-          PE*SIMD*wbits bits; input buffer: memory(SF, SIMD*in_bits)
+          PE*SIMD*wbits bits; input buffer: memory(2*SF, SIMD*in_bits) when NF > 1 (two
+          pixels), memory(SF, ...) otherwise
     SWU / max pool  BRAM = memory(R*W*C/lanes, lanes*bits); LUT = k*(lanes*bits*2 + 120);
           FF = k*(lanes*bits*3 + 120) (+ the max reducer: lanes*bits per channel group;
           + out_w*m/2 LUT and 2*out_w FF for m kernel columns per output beat)
@@ -96,7 +97,9 @@ def _mvu(blk):
     ff = leaves * (2 * lb + 1) + 2 * blk.pe * blk.acc_bits + 2 * blk.simd * ib + 40
     image, _ = blk.weight_rom()
     rb, rl, rf = rom(image)
-    bb, bl = memory(blk.sf, blk.simd * ib) if blk.sf > 1 else (0.0, 0.0)
+    # the input buffer holds two pixels when NF > 1 (rtl_gen.blocks.mvu.datapath)
+    depth = 2 * blk.sf if blk.nf > 1 else blk.sf
+    bb, bl = memory(depth, blk.simd * ib) if depth > 1 else (0.0, 0.0)
     return Resources(K_LUT["mvu"] * lut + rl + bl, K_FF["mvu"] * ff + rf, rb + bb) + \
         _skid(blk.pe * blk.acc_bits)
 

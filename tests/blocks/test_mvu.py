@@ -30,6 +30,8 @@ LAYERS = {
     "mvu_int4_rom": ("dense", (4, 5, 4)),
     "mvu_bip_gapsum_dense": ("dense", (1, 1, 12)),
     "mvu_int8_wide_signed": ("dense", (1, 1, 6)),
+    "mvu_int8_dense_nf3": ("dense", (2, 3, 5)),
+    "mvu_bip_sf1_nf6": ("conv", (2, 3, 2), 1, 0),
 }
 
 
@@ -70,7 +72,27 @@ def layer_vectors(blk, seed=0):
 def test_mvu_matches_model(blk, sim):
     vecs, outs = layer_vectors(blk)
     assert_reaches(outs, blk.acc_lo, blk.acc_hi)
-    check_block(blk, sim, {"s_axis": vecs}, {"m_axis": outs})
+    res = check_block(blk, sim, {"s_axis": vecs}, {"m_axis": outs})
+    assert_takes_input_ahead(blk, res)
+
+
+def assert_takes_input_ahead(blk, res):
+    """In the pause-free run (the source offers each beat the cycle after the one before
+    was taken), the input beats are taken when ``beat_times`` says; with NF > 1 the MVU
+    takes the next pixel's beats while it re-reads the buffer for the current one, so
+    the first two pixels' beats go back to back (it used to refuse input for (NF-1)*SF
+    cycles per pixel, which stalled a slower producer: random networks 933849170, 172
+    and 194)."""
+    taken = np.array(res.beat_cycles("s_axis"))
+    offered = np.concatenate(([taken[0]], taken[:-1] + 1))
+    model = blk.beat_times({"s_axis": offered})["s_axis"]
+    bad = np.flatnonzero(model != taken)
+    assert not len(bad), (f"{blk.name}: input beat {bad[0]} taken at cycle {taken[bad[0]]}, "
+                          f"beat timing model says {model[bad[0]]}")
+    if blk.nf > 1:
+        ahead = 2 * blk.sf
+        assert list(np.diff(taken[:ahead])) == [1] * (ahead - 1), \
+            f"{blk.name}: the second pixel's beats were not taken during the first's refolds"
 
 
 @pytest.mark.parametrize("blk", MVUS, ids=lambda b: b.name)

@@ -133,7 +133,10 @@ def test_gap_into_dense_simulates(sim):
 # residual block with the add's inputs written main branch first; 21 a residual block
 # written the same way and a global pool into a dense layer. More under nightly.
 SIM_SEEDS = (107, 21)
-NIGHTLY_SIM_SEEDS = (38, 56, 74, 94, 116, 202)
+# 933849169: a signed max pool on 39-bit beats (its sign-bit mask failed lint);
+# 933849170, 933849172, 933849194: a dense layer with NF > 1 behind a slower layer (the
+# MVU refused input while it re-read its buffer, the frame interval 20-26 % over the model).
+NIGHTLY_SIM_SEEDS = (38, 56, 74, 94, 116, 202, 933849169, 933849170, 933849172, 933849194)
 
 
 def _random_compiled(seed):

@@ -9,8 +9,14 @@ One (nf, sf) step per clock, nf outer, sf inner; the stages all advance on ``adv
 registered ``tready`` of the output skid buffer:
 
   A  step issue: the weight ROM word nf*SF+sf is read through its register; the input
-     beat is taken from ``s_axis`` during nf = 0 (and written to an SF-word buffer) or
-     re-read from the buffer for nf = 1..NF-1, into the register ``x_reg``.
+     beat is taken from ``s_axis`` during nf = 0 or re-read from the buffer for
+     nf = 1..NF-1, into the register ``x_reg``. With NF > 1 the buffer holds two pixels
+     and the input side runs ahead of the steps by up to one pixel: the next pixel's
+     beats are taken (and written to the buffer) while the current one's NF-1 re-read
+     folds run, and its nf = 0 steps then read them from the buffer. Without that, the
+     MVU refused input for (NF-1)*SF cycles per pixel, and a producer that spreads its
+     beats over the frame (a dense layer after a slower layer, one pixel per frame)
+     stalled the whole pipeline for up to that long every frame.
   B  leaves: per PE and SIMD lane a registered product (x*w), selection (+x, -x, 0) or
      masked activation (x where the bipolar weight is +1); for ``xnor`` also the
      activations themselves, shared by all PEs.
@@ -24,7 +30,8 @@ registered ``tready`` of the output skid buffer:
 
 Latency (first input transfer to first output transfer, no stalls):
 SF + 3 + ceil(log2(SIMD)) + (1 for xnor). Cycles per pixel: SF*NF exactly.
-A stall holds every register (nothing is lost); input is refused only while nf != 0.
+A stall holds every register (nothing is lost); input is refused only while the buffer
+holds the current pixel and the whole next one (NF > 1), or, with NF = 1, never.
 """
 
 from myhdl import ConcatSignal, Signal, always, always_comb, always_seq, block, intbv
@@ -70,9 +77,18 @@ def mvu_core(clk, rst, s_axis, m_axis, simd, pe, sf, nf, in_bits, in_signed, kin
     sf_cnt, nf_cnt = _counter(sf), _counter(nf)
     valid_a, first_a, lastsf_a, tlast_a = [Signal(bool(0)) for _ in range(4)]
     tags_a = ConcatSignal(tlast_a, lastsf_a, first_a, valid_a)
-    insts.append(_control(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr,
-                          (valid_a, first_a, lastsf_a, tlast_a), sf, nf, sf * nf))
-    insts.append(_input_register(clk, advance, s_axis, sf_cnt, nf_cnt, x_reg, sf, nf))
+    tags = (valid_a, first_a, lastsf_a, tlast_a)
+    if nf == 1:
+        insts.append(_control(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr, tags, sf,
+                              nf, sf * nf))
+        insts.append(_input_register(clk, advance, s_axis, x_reg))
+    else:
+        accept, live = Signal(bool(0)), Signal(bool(0))
+        wptr, raddr = _counter(2 * sf), _counter(2 * sf)
+        insts.append(_control_prefetch(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr,
+                                       tags, accept, live, wptr, raddr, sf, nf, sf * nf))
+        insts.append(_input_buffer(clk, advance, s_axis, accept, live, wptr, raddr, x_reg,
+                                   sf))
     insts.append(rom(clk, advance, waddr, w_reg, image))
 
     # --- B: leaves -------------------------------------------------------------------------
@@ -150,7 +166,8 @@ def mvu_core(clk, rst, s_axis, m_axis, simd, pe, sf, nf, in_bits, in_signed, kin
 def _control(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr, tags, sf, nf, words):
     """Step counters (nf outer, sf inner, ROM address nf*SF+sf), input handshake and the
     side-band bits of the issued step. ``pix_last`` keeps the tlast of a pixel's last
-    input beat until its last output beat (nf = NF-1)."""
+    input beat until its last output beat (nf = NF-1). Used for NF = 1 (NF > 1:
+    ``_control_prefetch``)."""
     pix_last = Signal(bool(0))
     valid, first, lastsf, tlast = tags
     last_sf, last_nf, last_word = sf - 1, nf - 1, words - 1
@@ -189,31 +206,111 @@ def _control(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr, tags, sf, nf, wor
 
 
 @block
-def _input_register(clk, advance, s_axis, sf_cnt, nf_cnt, x_reg, sf, nf):
-    """x_reg <= the input beat (nf = 0) or buffer word sf (nf > 0); the buffer keeps the
-    pixel's SF beats for the other NF-1 neuron folds (no buffer when NF = 1)."""
-    if nf == 1:
-        @always(clk.posedge)
-        def take_input():
-            if advance:
-                x_reg.next = s_axis.tdata
-        return take_input
+def _input_register(clk, advance, s_axis, x_reg):
+    """NF = 1: x_reg <= the input beat (no buffer)."""
+    @always(clk.posedge)
+    def take_input():
+        if advance:
+            x_reg.next = s_axis.tdata
+    return take_input
 
+
+@block
+def _control_prefetch(clk, rst, advance, s_axis, sf_cnt, nf_cnt, waddr, tags, accept, live,
+                      wptr, raddr, sf, nf, words):
+    """NF > 1: step counters as in ``_control``, and an input side of its own that keeps
+    taking beats while the steps re-read the buffer: the buffer holds two pixels (2*SF
+    words, ``wptr`` writes, ``raddr`` reads), so the next pixel's beats are taken during
+    the current pixel's NF-1 re-read folds instead of stalling the producer for
+    (NF-1)*SF cycles per pixel. ``held``: beats taken of the current pixel and the next
+    (input is taken while held < 2*SF, that is, at most one pixel ahead); a step of fold
+    nf = 0 reads the buffer when its beat was taken before (held > sf), else it takes
+    the beat as it arrives (``live``, the same cycle, as with NF = 1). ``tlast`` of each
+    pixel's last beat is kept per buffer half until its last output beat."""
+    held = Signal(intbv(0, min=0, max=2 * sf + 1))
+    last_lo, last_hi, pix_last, issue, leave = (Signal(bool(0)) for _ in range(5))
+    valid, first, lastsf, tlast = tags
+    last_sf, last_nf, last_word, full, top = sf - 1, nf - 1, words - 1, 2 * sf, 2 * sf - 1
+
+    @always_comb
+    def handshake():
+        s_axis.tready.next = advance and held < full
+        accept.next = advance and s_axis.tvalid and held < full
+        live.next = nf_cnt == 0 and held <= sf_cnt
+        issue.next = advance and (nf_cnt != 0 or held > sf_cnt or s_axis.tvalid)
+        leave.next = nf_cnt == last_nf and sf_cnt == last_sf
+        if raddr < sf:
+            pix_last.next = last_lo
+        else:
+            pix_last.next = last_hi
+
+    @always_seq(clk.posedge, reset=rst)
+    def take():
+        if accept:
+            if wptr == last_sf:
+                last_lo.next = s_axis.tlast
+            if wptr == top:
+                last_hi.next = s_axis.tlast
+                wptr.next = 0
+            else:
+                wptr.next = wptr + 1
+        if issue and leave:
+            if accept:
+                held.next = held + 1 - sf
+            else:
+                held.next = held - sf
+        elif accept:
+            held.next = held + 1
+
+    @always_seq(clk.posedge, reset=rst)
+    def step():
+        if advance:
+            valid.next = issue
+            first.next = sf_cnt == 0
+            lastsf.next = sf_cnt == last_sf
+            tlast.next = pix_last and leave
+            if issue:
+                if sf_cnt == last_sf:
+                    sf_cnt.next = 0
+                    if nf_cnt == last_nf:
+                        nf_cnt.next = 0
+                        if raddr == top:
+                            raddr.next = 0
+                        else:
+                            raddr.next = raddr + 1
+                    else:
+                        nf_cnt.next = nf_cnt + 1
+                        raddr.next = raddr - last_sf
+                else:
+                    sf_cnt.next = sf_cnt + 1
+                    raddr.next = raddr + 1
+                if waddr == last_word:
+                    waddr.next = 0
+                else:
+                    waddr.next = waddr + 1
+
+    return handshake, take, step
+
+
+@block
+def _input_buffer(clk, advance, s_axis, accept, live, wptr, raddr, x_reg, sf):
+    """NF > 1: every beat taken is written at ``wptr`` of a 2*SF-word buffer; x_reg <= the
+    input beat itself (``live``) or buffer word ``raddr``."""
     width = len(s_axis.tdata)
-    buf = [Signal(intbv(0)[width:]) for _ in range(max(2, sf))]
+    buf = [Signal(intbv(0)[width:]) for _ in range(2 * sf)]
 
     @always(clk.posedge)
     def buffer_write():
-        if advance and nf_cnt == 0 and s_axis.tvalid:
-            buf[sf_cnt].next = s_axis.tdata
+        if accept:
+            buf[wptr].next = s_axis.tdata
 
     @always(clk.posedge)
     def buffer_read():
         if advance:
-            if nf_cnt == 0:
+            if live:
                 x_reg.next = s_axis.tdata
             else:
-                x_reg.next = buf[sf_cnt]
+                x_reg.next = buf[raddr]
 
     return buffer_write, buffer_read
 

@@ -15,7 +15,10 @@ exactly ``acc_bits`` wide: the worst case over all weights of the format and all
 (``rtl_gen.model.infer`` semantics). ``tlast`` marks the last output beat of the pixel whose
 last input beat carried ``tlast``.
 
-Cycle model: SF*NF cycles per pixel, ``cycles_per_frame()`` = pixels*SF*NF.
+Cycle model: SF*NF cycles per pixel, ``cycles_per_frame()`` = pixels*SF*NF. With NF > 1
+the input buffer holds two pixels, so the next pixel's beats are taken while the current
+one's NF-1 re-read folds run (``rtl_gen.blocks.mvu.datapath``): a producer slower than the
+MVU is never stalled for them.
 Latency: ``latency_cycles()`` = SF + 3 + ceil(log2(SIMD)) (+1 for the bipolar XNOR path).
 Arithmetic: bipolar (not grouped) never multiplies: per PE the sum S_w of the activations
 whose weight is +1 (a popcount for 1-bit activations), one shared sum S_all, and
@@ -123,16 +126,25 @@ class MVU(Block):
         return mvu_latency(self.sf, self.simd, self.datapath)
 
     def beat_times(self, arrivals):
-        """One (nf, sf) step per clock, nf outer: the SF steps of nf = 0 take the input
-        beats (each when offered), the (NF-1)*SF steps after them re-read the buffer; output
-        beat nf of a pixel leaves ``latency - SF + 1`` cycles after its step sf = SF-1."""
+        """One (nf, sf) step per clock, nf outer: the SF steps of nf = 0 use the input
+        beats (each step when its beat is there), the (NF-1)*SF steps after them re-read
+        the buffer; output beat nf of a pixel leaves ``latency - SF + 1`` cycles after its
+        step sf = SF-1. Input beats are taken one per clock when offered, at most one
+        pixel ahead of the steps (NF > 1: pixel p's first beat not before the cycle after
+        pixel p-2's last step); the steps never wait for that limit, so they follow the
+        offered cycles as if every beat were taken by its own step."""
         sf, nf = self.sf, self.nf
         offered = np.asarray(arrivals["s_axis"], dtype=np.int64)
         frames_of(offered, self.pixels * sf, self.name)
         gaps = np.ones(len(offered), dtype=np.int64)
         gaps[::sf] = (nf - 1) * sf + 1          # a pixel's first step after the last's NF*SF
-        taken = chain(offered, gaps)
-        ends = taken[sf - 1::sf, None] + np.arange(nf) * sf
+        steps = chain(offered, gaps)             # the nf = 0 step of every input beat
+        ends = steps[sf - 1::sf, None] + np.arange(nf) * sf
+        taken = steps
+        if nf > 1:
+            ready = offered.copy()
+            ready[2 * sf::sf] = np.maximum(ready[2 * sf::sf], ends[:-2, -1] + 1)
+            taken = chain(ready)
         return {"s_axis": taken, "m_axis": (ends + self.latency_cycles() - sf + 1).ravel()}
 
     # --- weights -------------------------------------------------------------------------
@@ -246,6 +258,14 @@ def catalog_configs():
         # wide signed inputs (a pooled sum of accumulators) times int8
         MVU("mvu_int8_wide_signed", extreme_weights(rng, "int8", (4, 6)), "int8",
             in_bits=14, simd=3, pe=2, in_signed=True),
+        # a dense layer with NF > 1 at SIMD = PE = 1 (SF = 30, NF = 3): it takes the next
+        # frame's beats while it re-reads the buffer (random networks 933849170/172/194:
+        # behind a slower layer, it stalled the pipeline for (NF-1)*SF cycles a frame)
+        MVU("mvu_int8_dense_nf3", extreme_weights(rng, "int8", (3, 30)), "int8",
+            in_bits=1, simd=1, pe=1),
+        # SF = 1 (a two-word buffer), NF = 6: a 1x1 convolution, 2 -> 6 channels
+        MVU("mvu_bip_sf1_nf6", extreme_weights(rng, "bipolar", (6, 1, 1, 2)), "bipolar",
+            in_bits=2, simd=2, pe=1, pixels=6),
     ]
 
 
