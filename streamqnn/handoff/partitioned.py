@@ -28,7 +28,6 @@ place only when every part has passed its checks.
 
 import json
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -38,7 +37,8 @@ from rtl_gen.compiler.latency import pipeline_timing
 from rtl_gen.compiler.partition import crossing_links
 from rtl_gen.hdl.block import SignalPort, StreamPort
 from streamqnn.handoff.manifest import _git_commit, sha256, version
-from streamqnn.handoff.writer import MARK, _write, check_destination, write_handoff
+from streamqnn.handoff.writer import MARK, _write, check_destination, staged, \
+    write_handoff
 from streamqnn.handoff.xdc import AURORA_LANE_BITS, LaneEnd
 
 
@@ -334,11 +334,9 @@ def write_partitioned_handoff(pdz, folder, targets, yosys=None, regenerate=None,
     folder = Path(folder)
     check_destination(folder)
     say = progress or (lambda _m: None)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     clocks = {t.clock_mhz for t in targets}
     assert len(clocks) == 1 and len(targets) == len(pdz.parts)
-    try:
+    with staged(folder) as stage:
         lat = part_latencies(pdz)
         mans = []
         for pd, target, latency in zip(pdz.parts, targets, lat):
@@ -355,10 +353,4 @@ def write_partitioned_handoff(pdz, folder, targets, yosys=None, regenerate=None,
                                                     if k != "part_manifests"},
                                                    indent=1, default=str) + "\n")
         _write(stage / "README.md", chain_readme(man))
-        if folder.exists():
-            shutil.rmtree(folder)
-        stage.rename(folder)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return man

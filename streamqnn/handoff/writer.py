@@ -9,6 +9,7 @@ moved into place: a failed check leaves the previous handoff, if any, untouched.
 a StreamQNN handoff.
 """
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -100,6 +101,23 @@ def run_checks(folder, top, part, progress=None):
     return done
 
 
+@contextlib.contextmanager
+def staged(folder):
+    """A private folder beside ``folder`` to assemble a handoff in; when the block ends
+    without an error it replaces ``folder``, else it is removed: a half-written or failed
+    handoff never takes the place of a good one."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        yield stage
+        if folder.exists():
+            shutil.rmtree(folder)
+        stage.rename(folder)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+
+
 def write_handoff(cn, folder, target, yosys=None, yosys_note=None, partition=None,
                   regenerate=None, progress=None):
     """Write the handoff of the compiled top ``cn`` (a ``CompiledNetwork``) into
@@ -108,9 +126,7 @@ def write_handoff(cn, folder, target, yosys=None, yosys_note=None, partition=Non
     ``yosys_note``); ``regenerate``: the command that regenerates the same RTL."""
     folder = Path(folder)
     check_destination(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    with staged(folder) as stage:
         rtl, other = _assemble(cn, stage, target)
         checks = run_checks(stage, cn.name, target.part, progress)
         man = manifest(cn, target, rtl, other, stage, yosys, yosys_note, partition)
@@ -119,10 +135,4 @@ def write_handoff(cn, folder, target, yosys=None, yosys_note=None, partition=Non
         man["checks"] = checks
         _write(stage / "manifest.json", json.dumps(man, indent=1, default=str) + "\n")
         _write(stage / "README.md", readme_text(man, f"{cn.name}.core"))
-        if folder.exists():
-            shutil.rmtree(folder)
-        stage.rename(folder)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
     return man
