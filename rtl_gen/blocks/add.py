@@ -45,6 +45,7 @@ class AddUnit(Block):
     channels=16, pixels=64, mul_a=1, mul_b=1)``."""
 
     kind = "add"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, lanes, a_bits, a_signed, b_bits, b_signed, channels, pixels,
                  mul_a=1, mul_b=1):

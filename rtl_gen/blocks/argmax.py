@@ -46,6 +46,7 @@ class ArgMaxUnit(Block):
     """
 
     kind = "argmax"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, n, in_bits, lanes=1, in_signed=True):
         super().__init__(name)

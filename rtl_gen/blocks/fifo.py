@@ -12,10 +12,12 @@ register, so Vivado and Yosys infer distributed RAM for shallow FIFOs and block 
 deep ones.
 """
 
+import numpy as np
 from myhdl import Signal, always, always_comb, always_seq, block, concat, intbv
 
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
+from rtl_gen.hdl.timing import after_taken, chain, offered_after
 from rtl_gen.model.limits import MAX_BEAT_BITS
 
 MAX_DEPTH = 1 << 26     # a skip FIFO of a large map at one lane per beat may be deep
@@ -58,6 +60,19 @@ class Fifo(Block):
     def latency_cycles(self):
         """The RAM write, then its registered read port."""
         return self.latency
+
+    def stalled_beat_times(self, arrivals, accepted, state=None):
+        """With the consumer taking beat k at ``accepted[k]``: the output register takes
+        beat k from the RAM when beat k-1 leaves, and input beat i is written only once
+        the RAM has room (``s_axis_tready`` is a registered ``count < depth``), i.e. once
+        beat i-depth-1 has left."""
+        acc = (accepted or {}).get("m_axis")
+        if acc is None:
+            return self.beat_times(arrivals)
+        offered = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        i = np.arange(len(offered), dtype=np.int64)
+        taken = chain(np.maximum(offered, after_taken(acc, i - self.depth - 1)))
+        return {"s_axis": taken, "m_axis": offered_after(taken + self.latency, acc)}
 
     def model_frame_cycles(self, inputs):
         return [self.cycles_per_frame(len(f)) for f in inputs["s_axis"][1:]]

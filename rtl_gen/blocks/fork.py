@@ -29,6 +29,7 @@ class ForkUnit(Block):
     """``ForkUnit("l05_fork", lanes=4, bits=2, frame_beats=64)``: one stream in, two copies out."""
 
     kind = "fork"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, lanes, bits, frame_beats, signed=False):
         super().__init__(name)

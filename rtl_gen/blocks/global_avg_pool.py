@@ -40,6 +40,7 @@ class GlobalAvgPoolUnit(Block):
     """``GlobalAvgPoolUnit("l20_gap", in_shape=(7, 7, 64), bits=2, lanes=4)``."""
 
     kind = "global_avg_pool"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, in_shape, bits, lanes, signed=False):
         super().__init__(name)

@@ -57,6 +57,7 @@ class Thresholding(Block):
     """
 
     kind = "thresholding"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, thresholds, neg=None, *, in_bits, in_signed=True, pe=1,
                  pixels=1, act_bits=None):

@@ -33,7 +33,7 @@ from myhdl import Signal, always_comb, always_seq, block, intbv
 from rtl_gen.hdl.block import Block, StreamPort, check_int
 from rtl_gen.errors import require
 from rtl_gen.model.packing import pack, unpack, value_range
-from rtl_gen.hdl.timing import frames_of, streamed
+from rtl_gen.hdl.timing import after_taken, chain, frames_of, offered_after, streamed
 from rtl_gen.model.limits import MAX_BEAT_BITS
 
 MAX_BITS = 63        # the model's packing limit per element
@@ -96,6 +96,22 @@ class WidthConverter(Block):
         j = np.arange(frames * self.frame_elems // self.out_lanes, dtype=np.int64)
         need = ((j + 1) * self.out_lanes - 1) // self.in_lanes
         return {"s_axis": taken, "m_axis": streamed(taken, 1, need)}
+
+    def stalled_beat_times(self, arrivals, accepted, state=None):
+        """With the consumer taking beat j at ``accepted[j]``: beat j is offered once its
+        elements are in and beat j-1 has left; input beat i is taken only while the
+        count (elements in minus elements out, before this cycle) leaves room for it,
+        ``s_axis_tready`` being a registered ``count <= CAP - in_lanes``."""
+        acc = (accepted or {}).get("m_axis")
+        if acc is None:
+            return self.beat_times(arrivals)
+        offered = np.asarray(arrivals["s_axis"], dtype=np.int64)
+        i = np.arange(len(offered), dtype=np.int64)
+        # beats out before the cycle input beat i is taken: ceil(((i+1)*in - CAP) / out)
+        out_before = -(-((i + 1) * self.in_lanes - self.capacity) // self.out_lanes)
+        taken = chain(np.maximum(offered, after_taken(acc, out_before - 1)))
+        sent = self.beat_times({"s_axis": taken})["m_axis"]
+        return {"s_axis": taken, "m_axis": offered_after(sent, acc)}
 
     def reference(self, inputs):
         out = []

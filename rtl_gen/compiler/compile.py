@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rtl_gen.errors import QNNError
 from rtl_gen.hdl.block import StreamPort, check_module_name
 from rtl_gen.hdl.emit import copy_rtl, generate_cached
 from rtl_gen.model.infer import infer
@@ -127,11 +128,16 @@ def compile_network(net, folder, folding=None, target_cycles=None, progress=None
 
 def manifest(cn):
     p = cn.pipeline
+    try:
+        latency = cn.latency_cycles()
+        first_beats = {k: v[0] for k, v in cn.timing().per_block().items()}
+    except QNNError as exc:       # a pipeline that deadlocks has no latency: say why
+        latency, first_beats = None, str(exc)
     return {
         "top": cn.name,
         "interval_cycles": cn.cycles_per_frame(),
-        "first_frame_latency_cycles": cn.latency_cycles(),
-        "first_beat_cycles": {k: v[0] for k, v in cn.timing().per_block().items()},
+        "first_frame_latency_cycles": latency,
+        "first_beat_cycles": first_beats,
         "folding": {k: f.as_dict() for k, f in cn.folds.items()},
         "blocks": [{"module": b.name, "kind": b.kind, "layer": p.layer_of[b.name],
                     "params": b.params()} for b in p.blocks],

@@ -10,13 +10,20 @@ unit waits for the input rows its first output row reads, each MVU for a pixel's
 the global pool and the arg-max for the whole frame, all at the rate the layers upstream
 deliver.
 
-The model assumes that no stall from downstream delays a beat that the rest of the
-pipeline is waiting for. That holds for the compiler's pipelines: a window unit's ring
-always has room for the rows its next output row reads (``rtl_gen.blocks.window.line_buffer``), a
-width converter never refuses a beat it needs, and each skip FIFO holds what its fork
-sends before the add takes the first pair (``rtl_gen.compiler.passes.size_skip_fifos``). The tests
-check it against simulation: the first transfer on every internal stream and the
-latency at the output, cycle for cycle.
+Stalls from downstream are part of the model. Most blocks (MVU, thresholding, add,
+fork, global pool, arg-max: ``Block.stalls_whole``) advance every register on their
+output skid buffer's registered ready: a consumer that does not take a beat freezes the
+whole block, bubbles included, and the block is late by the frozen cycles from then on
+(``rtl_gen.hdl.timing.frozen_times``); the random networks found it where an add stalls
+the projection MVU of a residual block that runs ahead of the main branch, and where an
+MVU re-reading its buffer stalls the thresholding before it. A FIFO or a width converter
+keeps taking input while its output waits, until it is full; a window unit's ring always
+has room for the rows its next output row reads (``rtl_gen.blocks.window.line_buffer``)
+and its consumer takes its beats as they come. ``pipeline_timing`` first runs every
+block as if never stalled, then again with the cycles at which each block's consumers
+took its beats in the round before, until nothing moves. The tests check it against
+simulation: the first transfer on every internal stream and the latency at the output,
+cycle for cycle.
 
 ``latency = (cycle of the first output beat) - (cycle of the first input beat)``.
 """
@@ -104,7 +111,33 @@ def input_beats(pipeline):
 
 
 def pipeline_timing(pipeline, frames=1):
-    """Beat cycles of ``frames`` frames through ``pipeline`` (input beat j at cycle j)."""
+    """Beat cycles of ``frames`` frames through ``pipeline`` (input beat j at cycle j).
+
+    First every block as if nothing downstream ever stalled it; then, round after round,
+    every block again with the cycles at which its consumers took its output beats in
+    the round before (``Block.stalled_beat_times``), until no beat moves: the consumers'
+    cycles only ever grow, so the rounds settle on the schedule the hardware follows."""
+    accepted, states = {}, {b.name: {} for b in pipeline.blocks}
+    for _ in range(MAX_ROUNDS):
+        taken, sent = _one_round(pipeline, frames, accepted, states)
+        now = {(ln.src.name, ln.src_port): taken[(ln.dst.name, ln.dst_port)]
+               for ln in pipeline.links}
+        if now.keys() == accepted.keys() and all(np.array_equal(now[k], accepted[k])
+                                                 for k in now):
+            return PipelineTiming(pipeline, frames, taken, sent)
+        accepted = now
+    raise QNNError(pipeline.name, f"the latency model found no schedule in {MAX_ROUNDS} "
+                   "rounds: some block waits for a full buffer that waits for it (a "
+                   "deadlock, such as a skip FIFO too small for its residual block)",
+                   "a pipeline that does not deadlock")
+
+
+# Rounds before the model gives up (a deadlocked pipeline never settles). Measured: at
+# most 21 on 400 random networks, 2 to 5 on the named designs.
+MAX_ROUNDS = 200
+
+
+def _one_round(pipeline, frames, accepted, states):
     offered = {(pipeline.inp[0].name, pipeline.inp[1]):
                np.arange(frames * input_beats(pipeline), dtype=np.int64)}
     readers = {}
@@ -113,7 +146,10 @@ def pipeline_timing(pipeline, frames=1):
     taken, sent = {}, {}
     for blk in stream_order(pipeline):
         ins = [p.name for p in blk.ports() if p.direction == "in"]
-        times = blk.beat_times({p: offered[(blk.name, p)] for p in ins})
+        outs = {p.name: accepted.get((blk.name, p.name)) for p in blk.ports()
+                if p.direction == "out" and (blk.name, p.name) in accepted}
+        times = blk.stalled_beat_times({p: offered[(blk.name, p)] for p in ins}, outs,
+                                       states[blk.name])
         for port in blk.ports():
             key = (blk.name, port.name)
             if port.direction == "in":
@@ -122,4 +158,4 @@ def pipeline_timing(pipeline, frames=1):
                 sent[key] = times[port.name]
                 for dst in readers.get(key, ()):
                     offered[dst] = times[port.name]
-    return PipelineTiming(pipeline, frames, taken, sent)
+    return taken, sent

@@ -16,7 +16,7 @@ import numpy as np
 from rtl_gen.errors import QNNError, require
 from rtl_gen.hdl.emit import GeneratedRTL, copy_rtl, emit, generate_cached, package_digest
 from rtl_gen.hdl.myhdl_patch import install as _speed_up_myhdl
-from rtl_gen.hdl.timing import streamed
+from rtl_gen.hdl.timing import frozen_times, streamed
 
 _speed_up_myhdl()
 
@@ -146,6 +146,23 @@ class Block:
         taken = np.asarray(arrivals[port], dtype=np.int64)
         sent = streamed(taken, self.latency_cycles())
         return {port: taken, **{p.name: sent for p in self.ports() if p.direction == "out"}}
+
+    #: True for a block whose every register advances on its output skid buffers'
+    #: registered ready and which takes input only then: a slow consumer freezes it,
+    #: bubbles and all (``rtl_gen.hdl.timing.frozen_times``). False for a block with
+    #: storage that keeps taking input while its output waits (FIFO, window units, width
+    #: converters): its output beats are taken when the consumer can.
+    stalls_whole = False
+
+    def stalled_beat_times(self, arrivals, accepted, state=None):
+        """``beat_times`` when the consumers took the output beats at ``accepted``
+        ({output port: cycles}, from the model's previous round): a block that
+        ``stalls_whole`` loses the cycles it spent frozen. ``state``: a dict the caller
+        keeps for this block between calls (``frozen_times``)."""
+        if not self.stalls_whole or not accepted:
+            return self.beat_times(arrivals)
+        outs = [p.name for p in self.ports() if p.direction == "out"]
+        return frozen_times(self.beat_times, arrivals, accepted, outs, state)
 
     def write_data_files(self, folder):
         """Write ``.mem`` files this module reads with ``$readmemh``; return their paths."""

@@ -12,6 +12,7 @@ from rtl_gen.model.netgraph import Add, ArgMax, Conv, Dense, GlobalAvgPool
 from streamqnn.cli import main
 from verif.harness import BUILD
 from verif.lint import lint
+from verif.model_checks import check_timing
 from verif.network_sim import run_network
 
 MNIST = TRAINED["mnist_resnet"]
@@ -47,8 +48,13 @@ def test_rtl_on_test_images(net, sim):
                          cache=BUILD / "rtl", check=lambda rtl: lint(rtl.files, rtl.top))
     lint(cn.verilog, cn.name)
     outs = []
-    run_network(cn, sim, frames=2, images=list(images[:2]), outputs=outs, label="mnist")
+    res = run_network(cn, sim, frames=2, images=list(images[:2]), outputs=outs,
+                      label="mnist")
     assert len(outs) == 2
+    # frame interval, first-frame latency and every stream's first beat as the models
+    # say (the latency model was 2 cycles short at fc1 until it froze the projection MVU
+    # that the add stalls: rtl_gen.hdl.timing.frozen_times)
+    check_timing(cn, res)
 
 
 def test_make_sim_prints_classes_and_accuracies(capsys):

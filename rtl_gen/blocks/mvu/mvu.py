@@ -68,6 +68,7 @@ class MVU(Block):
     """
 
     kind = "mvu"
+    stalls_whole = True   # every stage advances on the output skid buffer's ready
 
     def __init__(self, name, weights, weight_format, in_bits, simd, pe, pixels=1, groups=1,
                  in_signed=False):
