@@ -1,5 +1,6 @@
-"""The emit step: process labels dropped where nothing local is declared, and an RTL cache
-key that changes whenever any source the generated Verilog depends on changes."""
+"""The emit step: process labels dropped where nothing local is declared, clocked processes
+merged, and an RTL cache key that changes whenever any source the generated Verilog depends
+on changes."""
 
 import re
 import shutil
@@ -7,7 +8,8 @@ import shutil
 import pytest
 
 from rtl_gen.blocks.catalog import catalog
-from rtl_gen.hdl.emit import PACKAGE_ROOT, drop_unused_labels, source_digest
+from rtl_gen.hdl.emit import PACKAGE_ROOT, drop_unused_labels, merge_clocked_processes, \
+    source_digest
 
 LABELLED = """always @(posedge clk) begin: skid_regs
     if (rst == 1) begin
@@ -68,3 +70,58 @@ def test_verilog_does_not_depend_on_what_was_generated_before(tmp_path):
     for blk in blocks[1:6]:
         blk.generate(tmp_path / blk.name)
     assert blocks[0].generate(tmp_path / "b").verilog.read_bytes() == first
+
+
+MODULES = """module a (input clk);
+always @(posedge clk) begin
+    x <= 1;
+end
+
+
+always @(posedge clk) begin: keep
+    reg t;
+    t = x;
+    y <= t;
+end
+
+
+always @(posedge clk) begin
+    if ((x == 1) && (y != 0) && (z >= 2)) begin
+        q <= 0;
+    end
+end
+
+
+assign w = x;
+always @(posedge clk) begin
+    v = 1;
+end
+endmodule
+module b (input clk);
+always @(posedge clk) begin
+    m <= 1;
+end
+endmodule
+"""
+
+
+def test_clocked_processes_of_non_blocking_assignments_merge_per_module():
+    """One always @(posedge clk) per module for the processes that only make non-blocking
+    assignments, each a begin ... end in its order; a labelled process, one with a blocking
+    assignment, and other modules' processes are left where they are."""
+    out = merge_clocked_processes(MODULES)
+    a, b = out.split("endmodule")[:2]
+    assert a.count("always @(posedge clk) begin\n") == 2      # the merged one and 'v = 1'
+    merged = a[a.index("always @(posedge clk) begin\n"):]
+    assert merged.index("x <= 1;") < merged.index("q <= 0;") < merged.index("assign w")
+    assert "begin: keep\n    reg t;" in a and "    v = 1;\n" in a
+    assert b == MODULES.split("endmodule")[1]                  # a single process: untouched
+    assert merge_clocked_processes(out) == out
+
+
+def test_generated_modules_have_one_clocked_process_of_non_blocking_assignments(tmp_path):
+    """Every catalog block: at most one unlabelled always @(posedge clk) per module."""
+    for blk in list(catalog())[::4]:
+        text = blk.generate(tmp_path / blk.name).verilog.read_text()
+        for module in text.split("endmodule")[:-1]:
+            assert module.count("always @(posedge clk) begin\n") <= 1, blk.name
