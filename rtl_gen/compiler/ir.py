@@ -14,6 +14,8 @@ position in the network, so that the files list in network order.
 
 from dataclasses import dataclass, field
 
+from rtl_gen.errors import QNNError
+
 
 @dataclass
 class Link:
@@ -73,13 +75,22 @@ class Pipeline:
         return f"l{index:02d}_{layer}_{role}"
 
     def add_block(self, blk, layer, at=None):
-        """Append ``blk`` (or insert it at position ``at``), owned by spec layer ``layer``."""
+        """Append ``blk`` (or insert it at position ``at``), owned by spec layer ``layer``.
+        Every block is its own Verilog module named after the block: a name already in the
+        pipeline is a compiler error (the pass that named it must make it unique)."""
+        self.check_new_name(blk, layer)
         if at is None:
             self.blocks.append(blk)
         else:
             self.blocks.insert(at, blk)
         self.layer_of[blk.name] = layer
         return blk
+
+    def check_new_name(self, blk, layer):
+        """Refuse ``blk`` if a block of the pipeline already has its (module) name."""
+        if any(b.name == blk.name for b in self.blocks):
+            raise QNNError(layer, f"the compiler named two blocks '{blk.name}' (an internal "
+                           "error)", "unique module names")
 
     def stream_format(self, end):
         """(lanes, bits, signed) of a stream end; the pipeline input's lanes are None

@@ -10,7 +10,9 @@ from rtl_gen import QNNError
 from rtl_gen.compiler.compile import compile_network, plan
 from rtl_gen.compiler.folding import auto_fold, fold_network, frame_interval
 from rtl_gen.compiler.layer_kinds import kind_of
-from rtl_gen.designs.networks import DESIGNS, design
+from rtl_gen.compiler.passes.insert_forks import insert_forks
+from rtl_gen.compiler.passes.lower import lower
+from rtl_gen.designs.networks import DESIGNS, calibrate, design
 from rtl_gen.model.infer import infer
 from rtl_gen.model.netgraph import Add, Conv, Network, Threshold
 
@@ -143,3 +145,27 @@ def test_add_folding_does_not_depend_on_input_order(name, target):
     assert [(f.simd, f.pe) for f in f1.values()] == [(f.simd, f.pe) for f in f2.values()]
     p1, p2 = plan(net, target_cycles=target)[2], plan(_swapped_adds(net), target_cycles=target)[2]
     assert sorted(b.kind for b in p1.blocks) == sorted(b.kind for b in p2.blocks)
+
+
+def test_every_block_gets_its_own_module_name():
+    """The pipeline input and its first reader's output both forked: the input's fork is
+    ``<reader>_infork`` (both were ``<reader>_fork``); and a pipeline refuses a second
+    block of a name it already has, so a naming slip stops the compiler at once."""
+    rng = np.random.default_rng(0)
+    net = calibrate(Network("twoforks", (4, 4, 2), 2, [
+        Threshold("t0", 2),
+        Conv("c2", 2, 1, input="t0", weight_format="ternary",
+             weights=rng.integers(-1, 2, (2, 1, 1, 2))),
+        Conv("c3", 2, 1, input="t0", weight_format="ternary",
+             weights=rng.integers(-1, 2, (2, 1, 1, 2))),
+        Add("a1", inputs=("c2", "c3")),
+        Add("a2", inputs=("a1", "input"))]))
+    infer(net)
+    pipe = insert_forks(lower(net, fold_network(net)))
+    names = [b.name for b in pipe.blocks]
+    assert len(set(names)) == len(names)
+    assert {"l01_t0_infork", "l01_t0_fork"} <= set(names)
+    with pytest.raises(QNNError, match="the compiler named two blocks 'l01_t0_fork'"):
+        pipe.add_block(copy.copy(pipe.block("l01_t0_fork")), "t0")
+    with pytest.raises(QNNError, match="layer 'a2'"):   # nested skips: refused, naming it
+        plan(net)

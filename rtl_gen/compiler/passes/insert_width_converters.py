@@ -1,7 +1,8 @@
 """Pass: a width converter on every link whose producer's lanes differ from its reader's.
 
-The converter (``<reader layer>_wconv<in>to<out>``) is placed just before the reader and
-carries the producer's element format (bits, signedness). Streams of sliding windows never
+The converter (``<reader layer>_wconv<in>to<out>``, with ``_<port>`` appended when the
+reader has several stream inputs, e.g. ``l07_add7_wconv1to4_a`` and ``..._b`` for an add
+both of whose inputs need one) is placed just before the reader and carries the producer's element format (bits, signedness). Streams of sliding windows never
 need one (a window unit and its MVU are lowered with matching lanes).
 """
 
@@ -17,7 +18,10 @@ def insert_width_converters(p):
         assert ln.window is None, f"lanes differ on a window stream into {ln.dst.name}"
         layer = p.layer_of[ln.dst.name]
         h, w, c = p.types[ln.tensor].shape
-        wconv = p.add_block(WidthConverter(p.modname(layer, f"wconv{have.lanes}to{want.lanes}"),
+        role = f"wconv{have.lanes}to{want.lanes}"
+        if ln.dst_port != "s_axis":    # one of several inputs (an add's s_axis_a / _b)
+            role += "_" + ln.dst_port.removeprefix("s_axis_")
+        wconv = p.add_block(WidthConverter(p.modname(layer, role),
                                            have.lanes, want.lanes, have.bits, h * w * c,
                                            have.signed), layer, at=p.blocks.index(ln.dst))
         i = p.links.index(ln)

@@ -138,6 +138,7 @@ def size_skip_fifos(p):
 
 def place_fifo(p, link, fifo, layer):
     """Insert ``fifo`` into ``link`` (src -> fifo -> dst)."""
+    p.check_new_name(fifo, layer)
     i = p.links.index(link)
     p.links[i:i + 1] = [Link(link.src, link.src_port, fifo, "s_axis", link.tensor, link.window),
                         Link(fifo, "m_axis", link.dst, link.dst_port, link.tensor, link.window)]
