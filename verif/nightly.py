@@ -25,9 +25,9 @@ def seed():
         raise ValueError(f"STREAMQNN_NIGHTLY_SEED={text!r}: expected an integer") from None
 
 
-def draw(k, base=None):
+def draw(k):
     """The ``k``-th seed of the night (a 31-bit integer)."""
-    return ((seed() if base is None else base) * 1000 + k) % 2 ** 31
+    return (seed() * 1000 + k) % 2 ** 31
 
 
 def run_properties(cn, res):

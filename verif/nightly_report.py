@@ -52,15 +52,14 @@ def md_tables(text):
     tables, rows, header = [], None, None
     for line in text.splitlines() + [""]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.lstrip().startswith("|") and header is None:
+        if not line.lstrip().startswith("|"):
+            if header is not None:
+                tables.append(rows)
+                header = None
+        elif header is None:
             header, rows = cells, []
-        elif line.lstrip().startswith("|") and set("".join(cells)) <= set("-: "):
-            continue
-        elif line.lstrip().startswith("|"):
+        elif not set("".join(cells)) <= set("-: "):    # not the |---| line
             rows.append(dict(zip(header, cells)))
-        elif header is not None:
-            tables.append(rows)
-            header = None
     return tables
 
 

@@ -80,9 +80,9 @@ def verilator_build_args():
 
 def opt_fast():
     """The optimisation of model builds: ``$STREAMQNN_VERILATOR_OPT`` (``O1``, the
-    default: the test suite builds many small models; ``O3`` for long runs: ``make
-    nightly`` and ``make bench``, slower to build, faster to run), which becomes
-    verilated.mk's ``OPT_FAST`` (and Verilator's ``-O3`` for ``O3``)."""
+    default everywhere: the test suite builds many small models; ``O3``, set by hand for
+    long runs, builds slower and runs faster: bench/results.md measures both), which
+    becomes verilated.mk's ``OPT_FAST`` (and Verilator's ``-O3`` for ``O3``)."""
     value = os.environ.get(OPT, "O1")
     if value not in ("O0", "O1", "O2", "O3"):
         raise ValueError(f"{OPT}={value!r}: expected O0, O1, O2 or O3")

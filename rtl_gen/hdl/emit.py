@@ -129,7 +129,7 @@ def merge_clocked_processes(text):
                         out.append("")
                     bodies.append(body)
                     i = j + 1
-                    while i < len(lines) and not lines[i].strip() and len(bodies) > 0:
+                    while i < len(lines) and not lines[i].strip():
                         i += 1    # the blank lines MyHDL puts after each process
                     continue
             out.append(lines[i])
